@@ -1,0 +1,345 @@
+"""Compile SearchParameter FHIRPath expressions into fast, typed walks over a resource's JSON.
+
+Each parameter's expression is split on ``|``; the branches for the resource type at hand are parsed
+into steps (field access, choice types such as ``value[x]`` -> ``valueQuantity``, ``as(T)`` /
+``(... as T)``, ``where(resolve() is T)``, ``where(field='literal')``, ``[n]``), and every step's result
+type is resolved at compile time from the R4 element definitions (``data/element_types.json``).  The
+output of an extractor is a list of :data:`Node` pairs ``(FHIR type code, JSON value)`` so that value
+extraction can dispatch on the datatype.  Anything else (``exists()``, ``extension(...)``) falls back
+to ``fhirpathpy``, compiled once; its results carry the type :data:`UNKNOWN_TYPE`.
+
+Spec: https://hl7.org/fhir/R4/search.html#ptypes (expressions), https://hl7.org/fhir/R4/fhirpath.html
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from importlib import resources
+from typing import Any
+
+import fhirpathpy
+from fhirpathpy.models import models as fhirpath_models
+
+from ehr.search.registry import ParamKind, Registry, SearchParam
+
+_log = logging.getLogger(__name__)
+
+#: ``(FHIR type code, JSON value)``: ``("CodeableConcept", {...})``, ``("dateTime", "2020-01")``
+Node = tuple[str, Any]
+Step = Callable[[list[Node]], list[Node]]
+Extractor = Callable[[list[Node]], list[Node]]
+
+#: the type of a value produced by the FHIRPath fallback, which does not report datatypes
+UNKNOWN_TYPE = "?"
+#: datatypes that FHIRPath's ``as``/``is`` treat as Quantity (https://hl7.org/fhir/R4/datatypes.html)
+QUANTITY_PROFILES = frozenset({"Age", "Count", "Distance", "Duration", "SimpleQuantity", "MoneyQuantity"})
+ABSTRACT_BASES = frozenset({"Resource", "DomainResource"})
+
+_SEGMENT = re.compile(
+    r"\.(?:as\((?P<as>\w+)\)|where\(resolve\(\) is (?P<resolve>\w+)\)"
+    r"|where\((?P<key>\w+)\s*=\s*'(?P<literal>[^']*)'\)|(?P<field>\w+)(?:\[(?P<index>\d+)\])?)"
+)
+_PAREN_AS = re.compile(r"\((?P<inner>[^()]+) as (?P<type>\w+)\)(?P<rest>.*)")
+_HEAD = re.compile(r"(?P<head>\w+)(?P<rest>.*)")
+
+
+class UnsupportedPathError(ValueError):
+    """The expression is outside the subset compiled to dict walks; the caller falls back to FHIRPath."""
+
+
+@dataclass(frozen=True, slots=True)
+class CompositeBranch:
+    """One branch of a composite's expression, and its components compiled relative to it."""
+
+    extract: Extractor
+    components: tuple[Extractor, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledParam:
+    """A parameter with its expression compiled for one resource type.
+
+    ``extract`` maps ``[(resource type, resource)]`` to the nodes to index.  For a composite, each of
+    ``composite`` yields element nodes, and its component extractors are applied to each such node
+    (https://hl7.org/fhir/R4/search.html#composite).
+    """
+
+    param: SearchParam
+    extract: Extractor
+    composite: tuple[CompositeBranch, ...] = ()
+
+
+@functools.cache
+def element_types() -> Mapping[str, tuple[str, ...]]:
+    """Element path (``Observation.value[x]``, ``HumanName.family``) -> datatype codes, from R4 4.0.1."""
+    text = resources.files("ehr.search").joinpath("data", "element_types.json").read_text(encoding="utf-8")
+    return {path: tuple(codes) for path, codes in json.loads(text).items()}
+
+
+def _lookup(context: str, name: str) -> tuple[str, tuple[str, ...], bool]:
+    """Return (element path, type codes, is choice) of ``context.name``."""
+    types = element_types()
+    base = "Quantity" if context in QUANTITY_PROFILES else context
+    for path, choice in ((f"{base}.{name}", False), (f"{base}.{name}[x]", True)):
+        if path in types:
+            return path, types[path], choice
+    raise UnsupportedPathError(f"no element {context}.{name} in R4")
+
+
+def _next_context(path: str, codes: tuple[str, ...]) -> str:
+    if codes[0] in ("BackboneElement", "Element"):
+        return path
+    if codes[0].startswith("#"):
+        return codes[0][1:]
+    return codes[0]
+
+
+def _field_step(name: str, typ: str) -> Step:
+    def step(nodes: list[Node]) -> list[Node]:
+        out: list[Node] = []
+        for _, value in nodes:
+            if not isinstance(value, dict):
+                continue
+            found = value.get(name)
+            if found is None:
+                continue
+            if isinstance(found, list):
+                out.extend((typ, item) for item in found if item is not None)
+            else:
+                out.append((typ, found))
+        return out
+
+    return step
+
+
+def _choice_step(name: str, codes: Sequence[str]) -> Step:
+    keys = tuple((name + code[0].upper() + code[1:], code) for code in codes)
+
+    def step(nodes: list[Node]) -> list[Node]:
+        out: list[Node] = []
+        for _, value in nodes:
+            if isinstance(value, dict):
+                out.extend((typ, value[key]) for key, typ in keys if key in value)
+        return out
+
+    return step
+
+
+PRIMITIVES = frozenset(
+    {
+        "base64Binary", "boolean", "canonical", "code", "date", "dateTime", "decimal", "id", "instant",
+        "integer", "markdown", "oid", "positiveInt", "string", "time", "unsignedInt", "uri", "url", "uuid",
+    }
+)  # fmt: skip
+
+
+def normalise_type(name: str) -> str:
+    """``DateTime`` (as some R4 expressions write it) -> ``dateTime``; other names unchanged."""
+    lowered = name[0].lower() + name[1:]
+    return lowered if lowered in PRIMITIVES else name
+
+
+def _as_step(wanted: str) -> Step:
+    accepted = {wanted} | (QUANTITY_PROFILES if wanted == "Quantity" else set())
+    return lambda nodes: [node for node in nodes if node[0] in accepted]
+
+
+def _where_step(key: str, literal: str) -> Step:
+    return lambda nodes: [n for n in nodes if isinstance(n[1], dict) and n[1].get(key) == literal]
+
+
+def reference_type(reference: Mapping[str, Any]) -> str | None:
+    """The resource type a Reference points to: from ``Reference.type``, else from ``Type/id`` (relative
+    or absolute, optionally ``/_history/v``) in ``Reference.reference``.
+    Spec: https://hl7.org/fhir/R4/references.html#Reference"""
+    explicit = reference.get("type")
+    if isinstance(explicit, str):
+        return explicit.rsplit("/", 1)[-1]
+    ref = reference.get("reference")
+    if not isinstance(ref, str) or ref.startswith("#"):
+        return None
+    parts = ref.split("/")
+    if len(parts) >= 4 and parts[-2] == "_history":
+        parts = parts[:-2]
+    return parts[-2] if len(parts) >= 2 else None
+
+
+def _resolve_step(target: str) -> Step:
+    return lambda nodes: [n for n in nodes if isinstance(n[1], dict) and reference_type(n[1]) == target]
+
+
+def _index_step(index: int) -> Step:
+    return lambda nodes: nodes[index : index + 1]
+
+
+def _compile_segments(text: str, context: str | None) -> tuple[list[Step], str | None]:
+    """Compile ``.a.b.as(T)...`` starting from ``context``; return the steps and the final context."""
+    steps: list[Step] = []
+    position = 0
+    for match in _SEGMENT.finditer(text):
+        if match.start() != position:
+            break
+        position = match.end()
+        if match["field"]:
+            if context is None:
+                raise UnsupportedPathError(f"cannot type {match['field']!r} after a choice in {text!r}")
+            path, codes, choice = _lookup(context, match["field"])
+            steps.append(
+                _choice_step(match["field"], codes) if choice else _field_step(match["field"], codes[0])
+            )
+            context = None if choice else _next_context(path, codes)
+            if match["index"] is not None:
+                steps.append(_index_step(int(match["index"])))
+        elif match["as"]:
+            context = normalise_type(match["as"])
+            steps.append(_as_step(context))
+        elif match["resolve"]:
+            steps.append(_resolve_step(match["resolve"]))
+        else:
+            steps.append(_where_step(match["key"], match["literal"]))
+    if position != len(text):
+        raise UnsupportedPathError(f"cannot compile {text[position:]!r}")
+    return steps, context
+
+
+def compile_relative(expression: str, context: str) -> tuple[Extractor, str | None]:
+    """Compile an expression evaluated on nodes of ``context`` (a resource type, element path or
+    datatype); a leading type name equal to ``context`` is dropped (``Observation.code``)."""
+    expression = expression.strip()
+    paren = _PAREN_AS.fullmatch(expression)
+    if paren:
+        inner, _ = compile_relative(paren["inner"], context)
+        wanted = normalise_type(paren["type"])
+        rest, final = _compile_segments(paren["rest"], wanted)
+        return _chain([inner, _as_step(wanted), *rest]), final
+    head = _HEAD.fullmatch(expression)
+    if head is None:
+        raise UnsupportedPathError(f"cannot compile {expression!r}")
+    if head["head"] == context or head["head"] in ABSTRACT_BASES:
+        steps, final = _compile_segments(head["rest"], context)
+    else:
+        steps, final = _compile_segments("." + expression, context)
+    return _chain(steps), final
+
+
+def _chain(steps: Sequence[Step]) -> Extractor:
+    if len(steps) == 1:
+        return steps[0]
+
+    def run(nodes: list[Node]) -> list[Node]:
+        for step in steps:
+            if not nodes:
+                return nodes
+            nodes = step(nodes)
+        return nodes
+
+    return run
+
+
+def _fallback(expression: str) -> Extractor:
+    """Evaluate with fhirpathpy (compiled once); values are typed :data:`UNKNOWN_TYPE`."""
+    evaluate = fhirpathpy.compile(expression, model=fhirpath_models["r4"])
+
+    def run(nodes: list[Node]) -> list[Node]:
+        out: list[Node] = []
+        for _, value in nodes:
+            try:
+                found = evaluate(value, {})
+            except Exception:  # fhirpathpy signals bad input with assorted exception types
+                _log.debug("FHIRPath %r failed; the value is not indexed", expression, exc_info=True)
+                continue
+            out.extend((UNKNOWN_TYPE, item) for item in found if item is not None)
+        return out
+
+    return run
+
+
+def split_branches(expression: str) -> list[str]:
+    """Split a union at top-level ``|`` (never inside parentheses or string literals)."""
+    branches, depth, quoted, start = [], 0, False, 0
+    for i, char in enumerate(expression):
+        if char == "'":
+            quoted = not quoted
+        elif not quoted and char in "()":
+            depth += 1 if char == "(" else -1
+        elif not quoted and depth == 0 and char == "|":
+            branches.append(expression[start:i].strip())
+            start = i + 1
+    branches.append(expression[start:].strip())
+    return branches
+
+
+def branch_applies(branch: str, resource_type: str) -> bool:
+    """Whether a union branch is about ``resource_type`` (``Observation.code``, ``Resource.id``, ``name``)."""
+    head = _HEAD.fullmatch(branch.lstrip("("))
+    if head is None:
+        return True
+    name = head["head"]
+    return name == resource_type or name in ABSTRACT_BASES or not name[0].isupper()
+
+
+def _compile_branches(
+    expression: str, context: str, resource_type: str
+) -> list[tuple[Extractor, str | None]]:
+    """Compile each union branch about ``resource_type``, falling back to fhirpathpy branch by branch."""
+    compiled: list[tuple[Extractor, str | None]] = []
+    for branch in split_branches(expression):
+        if not branch_applies(branch, resource_type):
+            continue
+        try:
+            compiled.append(compile_relative(branch, context))
+        except UnsupportedPathError:
+            compiled.append((_fallback(branch), None))
+    return compiled
+
+
+def _union(parts: Sequence[Extractor]) -> Extractor:
+    if len(parts) == 1:
+        return parts[0]
+    return lambda nodes: [node for part in parts for node in part(nodes)]
+
+
+def compile_expression(expression: str, resource_type: str, context: str | None = None) -> Extractor:
+    """Compile the branches of ``expression`` that apply to ``resource_type``, evaluated on nodes of
+    ``context`` (by default the resource itself)."""
+    branches = _compile_branches(expression, context or resource_type, resource_type)
+    return _union([extractor for extractor, _ in branches])
+
+
+def _compile_composite(param: SearchParam, resource_type: str) -> tuple[CompositeBranch, ...]:
+    result = []
+    for extract, context in _compile_branches(param.expression, resource_type, resource_type):
+        components = tuple(
+            compile_expression(c.expression, resource_type, context)
+            if context is not None
+            else _fallback(c.expression)
+            for c in param.components
+        )
+        result.append(CompositeBranch(extract, components))
+    return tuple(result)
+
+
+def compile_param(param: SearchParam, resource_type: str) -> CompiledParam:
+    """Compile one parameter (and, for a composite, its components) for ``resource_type``."""
+    extract = compile_expression(param.expression, resource_type)
+    if param.type is not ParamKind.COMPOSITE:
+        return CompiledParam(param, extract)
+    return CompiledParam(param, extract, _compile_composite(param, resource_type))
+
+
+@functools.cache
+def compiled_params(registry: Registry, resource_type: str) -> tuple[CompiledParam, ...]:
+    """All parameters of ``resource_type``, compiled once per registry and type (then cached)."""
+    params = registry.params_for(resource_type).values()
+    return tuple(compile_param(p, resource_type) for p in sorted(params, key=lambda p: p.code))
+
+
+def compile_all(registry: Registry) -> None:
+    """Compile every parameter of every resource type now (at start-up), not on first use."""
+    for resource_type in sorted(registry.resource_types):
+        compiled_params(registry, resource_type)
