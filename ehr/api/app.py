@@ -1,0 +1,61 @@
+"""``create_app``: builds everything the service needs — engine, store, registry, indexer, the
+boundaries — in the lifespan and injects it; nothing lives in module globals."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+
+from ehr.api import errors
+from ehr.api.fhir_routes import router as fhir_router
+from ehr.fhir import validation
+from ehr.fhir.interactions.context import Services
+from ehr.search.extract import extract_index_rows
+from ehr.search.registry import Registry
+from ehr.settings import Settings
+from ehr.store.protocol import Store
+from ehr.store.sql.engine import make_engine, migrate
+from ehr.store.sql.store import SqlStore
+
+
+def build_services(store: Store, registry: Registry | None = None) -> Services:
+    reg = registry or Registry.load()
+
+    def indexer(resource: dict[str, Any]) -> Any:
+        return extract_index_rows(resource, reg)
+
+    return Services(store=store, indexer=indexer, registry=reg)
+
+
+def open_store(settings: Settings) -> SqlStore:
+    """The SQL store for ``settings``, its schema migrated to the newest version."""
+    if settings.db_url is None:
+        settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    engine = make_engine(settings.database_url)
+    migrate(engine)
+    return SqlStore(engine)
+
+
+def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
+    """The ASGI application. Pass ``services`` to inject a store (tests); else the lifespan opens one."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        owned = services is None
+        app.state.services = services or build_services(open_store(settings))
+        validation.warm_up()
+        try:
+            yield
+        finally:
+            if owned:
+                app.state.services.store.close()
+
+    app = FastAPI(title="ehr-service FHIR R4", lifespan=lifespan, docs_url="/docs", redoc_url=None)
+    app.state.settings = settings
+    app.state.capability = None
+    errors.install(app)
+    app.include_router(fhir_router)
+    return app

@@ -1,0 +1,54 @@
+"""The one handler that turns every error into an OperationOutcome with the right status.
+
+Nothing reaches a client as a stack trace; an unexpected exception becomes a 500 OperationOutcome
+whose log line carries only the exception type and the request's method and route (never PHI).
+"""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request, Response
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException
+
+from ehr.errors import FhirError, Issue, operation_outcome
+from ehr.fhir.jsonio import dumps
+
+log = logging.getLogger("ehr.api")
+_MEDIA = "application/fhir+json; charset=utf-8"
+
+
+def install(app: FastAPI) -> None:
+    app.add_exception_handler(FhirError, _fhir_error)  # type: ignore[arg-type]
+    app.add_exception_handler(HTTPException, _http_error)  # type: ignore[arg-type]
+    app.add_exception_handler(RequestValidationError, _request_error)  # type: ignore[arg-type]
+    app.add_exception_handler(Exception, _unexpected)
+
+
+async def _fhir_error(_request: Request, exc: FhirError) -> Response:
+    return Response(dumps(exc.outcome()), status_code=exc.status, headers=exc.headers, media_type=_MEDIA)
+
+
+async def _http_error(request: Request, exc: HTTPException) -> Response:
+    messages = {
+        404: f"No FHIR endpoint at {request.url.path}; see GET /fhir/metadata for what is served.",
+        405: f"{request.method} is not allowed on {request.url.path}; see GET /fhir/metadata.",
+    }
+    code = {404: "not-found", 405: "not-supported"}.get(exc.status_code, "exception")
+    text = messages.get(exc.status_code, str(exc.detail))
+    return Response(dumps(operation_outcome([Issue(text, code=code)])), status_code=exc.status_code,
+                    headers=dict(exc.headers or {}), media_type=_MEDIA)
+
+
+async def _request_error(_request: Request, exc: RequestValidationError) -> Response:
+    text = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
+    return Response(dumps(operation_outcome([Issue(f"Bad request: {text}")])), status_code=400,
+                    media_type=_MEDIA)
+
+
+async def _unexpected(request: Request, exc: Exception) -> Response:
+    log.error("unexpected %s on %s %s", type(exc).__name__, request.method, request.scope.get("route"))
+    issue = Issue("The server failed unexpectedly; nothing was changed. Retry, and report it if it persists.",
+                  code="exception", severity="fatal")
+    return Response(dumps(operation_outcome([issue])), status_code=500, media_type=_MEDIA)

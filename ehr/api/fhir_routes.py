@@ -1,0 +1,279 @@
+"""FHIR RESTful routes under ``/fhir``: each translates HTTP into one interaction call and back.
+
+Spec: https://hl7.org/fhir/R4/http.html
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from email.utils import parsedate_to_datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request, Response
+from starlette.concurrency import run_in_threadpool
+
+from ehr.auth.boundary import Action, Principal
+from ehr.errors import BadRequest
+from ehr.fhir.capability import capability_statement
+from ehr.fhir.interactions import create, delete, history, patch, read, search, transaction, update
+from ehr.fhir.interactions.context import Context, Result, Services
+from ehr.fhir.interactions.runner import execute
+from ehr.fhir.interactions.writes import parse_etag
+from ehr.fhir.jsonio import loads_object
+from ehr.fhir.operations import validate as validate_op
+from ehr.fhir.validation import require_type
+from ehr.api import negotiation as neg
+from ehr.store.protocol import Tx
+
+router = APIRouter(prefix="/fhir")
+
+
+def get_services(request: Request) -> Services:
+    services: Services = request.app.state.services
+    return services
+
+
+def get_context(request: Request) -> Context:
+    neg.check_accept(request)
+    settings = request.app.state.settings
+    tenant = request.headers.get("x-tenant") or settings.default_tenant
+    prefer = neg.prefer_return(request)
+    return Context(base_url=neg.fhir_base(request), principal=Principal(tenant=tenant),
+                   prefer_return=prefer,  # type: ignore[arg-type]
+                   lenient=neg.prefer_lenient(request), default_count=settings.default_count)
+
+
+ServicesDep = Annotated[Services, Depends(get_services)]
+ContextDep = Annotated[Context, Depends(get_context)]
+
+
+async def _run(services: Services, ctx: Context, action: Action, fn: Callable[[Tx], Result],
+               write: bool) -> Result:
+    return await run_in_threadpool(execute, services, ctx, action, fn, write=write)
+
+
+async def _body(request: Request) -> dict[str, Any]:
+    return loads_object(await neg.read_body(request, request.app.state.settings.max_body_bytes))
+
+
+def _pairs(request: Request) -> list[tuple[str, str]]:
+    return list(request.query_params.multi_items())
+
+
+@router.get("/metadata")
+async def metadata(request: Request, services: ServicesDep, ctx: ContextDep) -> Response:
+    body = request.app.state.capability
+    if body is None:
+        routes = [(m, r.path.removeprefix("/fhir")) for r in router.routes for m in getattr(r, "methods", ())]
+        body = request.app.state.capability = capability_statement(services.registry, ctx.base_url, routes)
+    return neg.fhir_response(request, Result(200, body))
+
+
+@router.post("")
+async def bundle(request: Request, services: ServicesDep, ctx: ContextDep) -> Response:
+    body = await _body(request)
+
+    def run(fn: Callable[[Tx], Result], write: bool) -> Result:
+        return execute(services, ctx, Action(str(body.get("type")), "Bundle"), fn, write=write)
+
+    result = await run_in_threadpool(transaction.process_bundle, ctx, services, body, run)
+    return neg.fhir_response(request, result)
+
+
+@router.get("")
+async def search_system(request: Request, services: ServicesDep, ctx: ContextDep) -> Response:
+    params = _pairs(request)
+    result = await _run(services, ctx, Action("search-system", None),
+                        lambda tx: search.search(ctx, services, tx, None, params), False)
+    return neg.fhir_response(request, result)
+
+
+@router.get("/_history")
+async def history_system(request: Request, services: ServicesDep, ctx: ContextDep) -> Response:
+    params = _pairs(request)
+    result = await _run(services, ctx, Action("history-system", None),
+                        lambda tx: history.history(ctx, tx, None, None, params), False)
+    return neg.fhir_response(request, result)
+
+
+@router.get("/{resource_type}")
+async def search_type(request: Request, resource_type: str, services: ServicesDep, ctx: ContextDep) -> Response:
+    return await _search(request, resource_type, _pairs(request), services, ctx)
+
+
+@router.post("/{resource_type}/_search")
+async def search_post(request: Request, resource_type: str, services: ServicesDep, ctx: ContextDep) -> Response:
+    from urllib.parse import parse_qsl
+
+    raw = await neg.read_body(request, request.app.state.settings.max_body_bytes,
+                              frozenset({"application/x-www-form-urlencoded"}))
+    pairs = _pairs(request) + parse_qsl(raw.decode("utf-8", "replace"), keep_blank_values=True)
+    return await _search(request, resource_type, pairs, services, ctx)
+
+
+async def _search(request: Request, resource_type: str, pairs: list[tuple[str, str]], services: Services,
+                  ctx: Context) -> Response:
+    require_type(resource_type)
+    result = await _run(services, ctx, Action("search-type", resource_type),
+                        lambda tx: search.search(ctx, services, tx, resource_type, pairs), False)
+    return neg.fhir_response(request, result)
+
+
+@router.post("/{resource_type}")
+async def create_route(request: Request, resource_type: str, services: ServicesDep, ctx: ContextDep) -> Response:
+    require_type(resource_type)
+    body = await _body(request)
+    condition = request.headers.get("if-none-exist")
+    result = await _run(services, ctx, Action("create", resource_type),
+                        lambda tx: create.create(ctx, services, tx, resource_type, body, if_none_exist=condition),
+                        True)
+    return neg.fhir_response(request, result, prefer=True)
+
+
+@router.put("/{resource_type}")
+async def conditional_update(request: Request, resource_type: str, services: ServicesDep,
+                             ctx: ContextDep) -> Response:
+    require_type(resource_type)
+    body, criteria, if_match = await _body(request), _criteria(request), _if_match(request)
+    result = await _run(services, ctx, Action("update", resource_type), lambda tx: update.conditional_update(
+        ctx, services, tx, resource_type, criteria, body, if_match=if_match), True)
+    return neg.fhir_response(request, result, prefer=True)
+
+
+@router.delete("/{resource_type}")
+async def conditional_delete(request: Request, resource_type: str, services: ServicesDep,
+                             ctx: ContextDep) -> Response:
+    require_type(resource_type)
+    criteria = _criteria(request)
+    result = await _run(services, ctx, Action("delete", resource_type),
+                        lambda tx: delete.conditional_delete(ctx, services, tx, resource_type, criteria), True)
+    return neg.fhir_response(request, result)
+
+
+@router.patch("/{resource_type}")
+async def conditional_patch(request: Request, resource_type: str, services: ServicesDep,
+                            ctx: ContextDep) -> Response:
+    require_type(resource_type)
+    document, kind = await _patch_body(request)
+    criteria, if_match = _criteria(request), _if_match(request)
+    result = await _run(services, ctx, Action("patch", resource_type), lambda tx: patch.conditional_patch(
+        ctx, services, tx, resource_type, criteria, document, kind, if_match=if_match), True)
+    return neg.fhir_response(request, result, prefer=True)
+
+
+@router.post("/{resource_type}/$validate")
+@router.post("/{resource_type}/{resource_id}/$validate")
+async def validate_route(request: Request, resource_type: str, services: ServicesDep, ctx: ContextDep,
+                         resource_id: str | None = None) -> Response:
+    require_type(resource_type)
+    body = await _body(request)
+    result = await _run(services, ctx, Action("operation:validate", resource_type, resource_id),
+                        lambda _tx: validate_op.validate(resource_type, resource_id, body,
+                                                         request.query_params.get("mode")), False)
+    return neg.fhir_response(request, result)
+
+
+@router.get("/{resource_type}/_history")
+async def history_type(request: Request, resource_type: str, services: ServicesDep, ctx: ContextDep) -> Response:
+    require_type(resource_type)
+    params = _pairs(request)
+    result = await _run(services, ctx, Action("history-type", resource_type),
+                        lambda tx: history.history(ctx, tx, resource_type, None, params), False)
+    return neg.fhir_response(request, result)
+
+
+@router.get("/{resource_type}/{resource_id}")
+async def read_route(request: Request, resource_type: str, resource_id: str, services: ServicesDep,
+                     ctx: ContextDep) -> Response:
+    require_type(resource_type)
+    none_match = request.headers.get("if-none-match")
+    since = _http_date(request.headers.get("if-modified-since"))
+    version = parse_etag(none_match) if none_match else None
+    result = execute(services, ctx, Action("read", resource_type, resource_id), lambda tx: read.read(
+        tx, resource_type, resource_id, if_none_match=version, if_modified_since=since), write=False)
+    return neg.fhir_response(request, result)
+
+
+@router.put("/{resource_type}/{resource_id}")
+async def update_route(request: Request, resource_type: str, resource_id: str, services: ServicesDep,
+                       ctx: ContextDep) -> Response:
+    require_type(resource_type)
+    body, if_match = await _body(request), _if_match(request)
+    result = await _run(services, ctx, Action("update", resource_type, resource_id), lambda tx: update.update(
+        ctx, services, tx, resource_type, resource_id, body, if_match=if_match), True)
+    return neg.fhir_response(request, result, prefer=True)
+
+
+@router.patch("/{resource_type}/{resource_id}")
+async def patch_route(request: Request, resource_type: str, resource_id: str, services: ServicesDep,
+                      ctx: ContextDep) -> Response:
+    require_type(resource_type)
+    document, kind = await _patch_body(request)
+    if_match = _if_match(request)
+    result = await _run(services, ctx, Action("patch", resource_type, resource_id), lambda tx: patch.patch(
+        ctx, services, tx, resource_type, resource_id, document, kind, if_match=if_match), True)
+    return neg.fhir_response(request, result, prefer=True)
+
+
+@router.delete("/{resource_type}/{resource_id}")
+async def delete_route(request: Request, resource_type: str, resource_id: str, services: ServicesDep,
+                       ctx: ContextDep) -> Response:
+    require_type(resource_type)
+    if_match = _if_match(request)
+    result = await _run(services, ctx, Action("delete", resource_type, resource_id),
+                        lambda tx: delete.delete(ctx, tx, resource_type, resource_id, if_match=if_match), True)
+    return neg.fhir_response(request, result)
+
+
+@router.get("/{resource_type}/{resource_id}/_history")
+async def history_instance(request: Request, resource_type: str, resource_id: str, services: ServicesDep,
+                           ctx: ContextDep) -> Response:
+    require_type(resource_type)
+    params = _pairs(request)
+    result = await _run(services, ctx, Action("history-instance", resource_type, resource_id),
+                        lambda tx: history.history(ctx, tx, resource_type, resource_id, params), False)
+    return neg.fhir_response(request, result)
+
+
+@router.get("/{resource_type}/{resource_id}/_history/{version}")
+async def vread_route(request: Request, resource_type: str, resource_id: str, version: str,
+                      services: ServicesDep, ctx: ContextDep) -> Response:
+    require_type(resource_type)
+    if not version.isdigit():
+        raise BadRequest(f"Version ids are whole numbers; {version!r} is not one.")
+    result = execute(services, ctx, Action("vread", resource_type, resource_id),
+                     lambda tx: read.vread(tx, resource_type, resource_id, int(version)), write=False)
+    return neg.fhir_response(request, result)
+
+
+async def _patch_body(request: Request) -> tuple[Any, patch.PatchKind]:
+    import orjson
+
+    raw = await neg.read_body(request, request.app.state.settings.max_body_bytes, neg.PATCH_TYPES)
+    if neg.media_type(request) == "application/json-patch+json":
+        try:
+            return orjson.loads(raw), "json-patch"
+        except orjson.JSONDecodeError as exc:
+            raise BadRequest(f"The JSON Patch is not valid JSON ({exc}).") from None
+    return loads_object(raw), "fhirpath-patch"
+
+
+def _criteria(request: Request) -> str:
+    query = request.url.query
+    if not query:
+        raise BadRequest("A conditional interaction needs search criteria in the query string.")
+    return query
+
+
+def _if_match(request: Request) -> int | None:
+    return parse_etag(request.headers.get("if-match"))
+
+
+def _http_date(value: str | None) -> int | None:
+    if not value:
+        return None
+    try:
+        return int(parsedate_to_datetime(value).timestamp() * 1_000_000)
+    except (TypeError, ValueError):
+        raise BadRequest(f"If-Modified-Since {value!r} is not an HTTP date.") from None
+

@@ -1,0 +1,1 @@
+"""Access logging: the one boundary every interaction's audit record passes through."""

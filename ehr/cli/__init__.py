@@ -1,0 +1,1 @@
+"""The ``ehr`` command line."""

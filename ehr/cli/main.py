@@ -1,0 +1,76 @@
+"""``ehr``: serve the API, import data, load the demo."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from ehr.settings import DEFAULT_DATA_DIR, Settings
+
+app = typer.Typer(help="FHIR R4 records service.", no_args_is_help=True, add_completion=False)
+
+DbOption = Annotated[str | None, typer.Option("--db", help="SQLAlchemy URL, e.g. postgresql+psycopg://...; "
+                                                          "default: SQLite in --data-dir")]
+DataDirOption = Annotated[Path, typer.Option("--data-dir", help="folder for the embedded database")]
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="interface to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port")] = 8080,
+    db: DbOption = None,
+    data_dir: DataDirOption = DEFAULT_DATA_DIR,
+    workers: Annotated[int, typer.Option(help="worker processes")] = 1,
+    max_body: Annotated[int, typer.Option("--max-body", help="largest request body in bytes")] = 64 << 20,
+    base_url: Annotated[str | None, typer.Option(help="public base URL of /fhir")] = None,
+) -> None:
+    """Run the FHIR server."""
+    import uvicorn
+
+    from ehr.api.app import open_store
+
+    settings = Settings(db_url=db, data_dir=data_dir, max_body_bytes=max_body, base_url=base_url)
+    open_store(settings).close()  # migrate once before workers start
+    os.environ.update({"EHR_DB": db or "", "EHR_DATA_DIR": str(data_dir), "EHR_MAX_BODY_BYTES": str(max_body),
+                       "EHR_BASE_URL": base_url or ""})
+    typer.echo(f"FHIR R4 endpoint: http://{host}:{port}/fhir  (database: {_describe(settings)})")
+    uvicorn.run("ehr.api.asgi:app", host=host, port=port, workers=workers, log_level="warning",
+                access_log=False, factory=False)
+
+
+@app.command("import")
+def import_(
+    paths: Annotated[list[Path], typer.Argument(help="Bundles, resources, NDJSON files or folders")],
+    db: DbOption = None,
+    data_dir: DataDirOption = DEFAULT_DATA_DIR,
+    tenant: Annotated[str, typer.Option(help="hospital (tenant) the records belong to")] = "default",
+) -> None:
+    """Import FHIR data; resumable: files already imported are skipped."""
+    from ehr.cli.importer import run_import
+
+    code = run_import(Settings(db_url=db, data_dir=data_dir), paths, tenant)
+    raise typer.Exit(code)
+
+
+@app.command()
+def demo(
+    db: DbOption = None,
+    data_dir: DataDirOption = DEFAULT_DATA_DIR,
+    patients: Annotated[int, typer.Option(help="patients per hospital")] = 2,
+) -> None:
+    """Load the demo data set (Synthea-style patients at three hospitals), once."""
+    from ehr.cli.demo import load_demo
+
+    load_demo(Settings(db_url=db, data_dir=data_dir), patients)
+
+
+def _describe(settings: Settings) -> str:
+    url = settings.database_url
+    return url.split("@")[-1] if "@" in url else url
+
+
+if __name__ == "__main__":
+    app()

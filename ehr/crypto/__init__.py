@@ -1,0 +1,1 @@
+"""Encryption at rest: the one boundary every stored payload passes through."""

@@ -1,0 +1,89 @@
+"""``GET /metadata``: the CapabilityStatement, generated from the routes actually mounted and the
+search parameters the query parser actually accepts — never written by hand.
+
+Spec: https://hl7.org/fhir/R4/capabilitystatement.html, https://hl7.org/fhir/R4/http.html#capabilities
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from functools import cache
+from typing import Any
+
+from ehr.fhir.validation import resource_types
+from ehr.store.records import now_us, to_instant
+
+SEARCHABLE_TYPES = frozenset({"token", "string", "reference", "date", "number", "quantity", "uri"})
+_TYPE_LEVEL = {
+    ("GET", "/{resource_type}/{resource_id}"): "read",
+    ("GET", "/{resource_type}/{resource_id}/_history/{version}"): "vread",
+    ("PUT", "/{resource_type}/{resource_id}"): "update",
+    ("PATCH", "/{resource_type}/{resource_id}"): "patch",
+    ("DELETE", "/{resource_type}/{resource_id}"): "delete",
+    ("GET", "/{resource_type}/{resource_id}/_history"): "history-instance",
+    ("GET", "/{resource_type}/_history"): "history-type",
+    ("POST", "/{resource_type}"): "create",
+    ("GET", "/{resource_type}"): "search-type",
+}
+_SYSTEM_LEVEL = {("POST", ""): ("transaction", "batch"), ("GET", "/_history"): ("history-system",),
+                 ("GET", ""): ("search-system",)}
+
+
+def capability_statement(registry: Any, base_url: str, routes: Iterable[tuple[str, str]]) -> dict[str, Any]:
+    mounted = frozenset(routes)
+    return {
+        "resourceType": "CapabilityStatement",
+        "status": "active",
+        "date": to_instant(now_us())[:10],
+        "kind": "instance",
+        "software": {"name": "ehr-service", "version": "0.1.0"},
+        "implementation": {"description": "FHIR R4 records service", "url": base_url},
+        "fhirVersion": "4.0.1",
+        "format": ["application/fhir+json", "json"],
+        "patchFormat": ["application/json-patch+json", "application/fhir+json"],
+        "rest": [{
+            "mode": "server",
+            "resource": [_resource(t, registry.params_for(t), mounted) for t in sorted(resource_types())],
+            "interaction": [{"code": c} for key, codes in _SYSTEM_LEVEL.items() if key in mounted for c in codes],
+            "operation": _operations(mounted, "/{resource_type}/$"),
+        }],
+    }
+
+
+def _resource(resource_type: str, params: Mapping[str, Any], mounted: frozenset[tuple[str, str]]) -> dict[str, Any]:
+    interactions = [code for key, code in _TYPE_LEVEL.items() if key in mounted]
+    return {
+        "type": resource_type,
+        "interaction": [{"code": code} for code in interactions],
+        "versioning": "versioned-update",
+        "readHistory": True,
+        "updateCreate": True,
+        "conditionalCreate": ("POST", "/{resource_type}") in mounted,
+        "conditionalRead": "full-support",
+        "conditionalUpdate": ("PUT", "/{resource_type}") in mounted,
+        "conditionalDelete": "single" if ("DELETE", "/{resource_type}") in mounted else "not-supported",
+        "searchParam": _search_params(params),
+        "operation": _operations(mounted, "/{resource_type}/$"),
+    }
+
+
+def _search_params(params: Mapping[str, Any]) -> list[dict[str, str]]:
+    out = []
+    for code, param in sorted(params.items()):
+        kind = str(getattr(param.type, "value", param.type))
+        if kind in SEARCHABLE_TYPES:
+            entry = {"name": code, "type": kind}
+            if getattr(param, "url", ""):
+                entry["definition"] = param.url
+            out.append(entry)
+    return out
+
+
+@cache
+def _operation_names(mounted: frozenset[tuple[str, str]], prefix: str) -> tuple[str, ...]:
+    return tuple(sorted({path[len(prefix):] for _, path in mounted if path.startswith(prefix)}))
+
+
+def _operations(mounted: frozenset[tuple[str, str]], prefix: str) -> list[dict[str, str]]:
+    return [{"name": name, "definition": f"http://hl7.org/fhir/OperationDefinition/Resource-{name}"}
+            for name in _operation_names(mounted, prefix)]

@@ -1,0 +1,38 @@
+"""Conditional create, update, delete and patch share one step: find what the criteria match.
+
+Written once on top of search (https://hl7.org/fhir/R4/http.html#ccreate, #cond-update, #cdelete).
+"""
+
+from __future__ import annotations
+
+from urllib.parse import parse_qsl
+
+from ehr.errors import BadRequest, PreconditionFailed
+from ehr.fhir.interactions.context import Context, Services
+from ehr.search.query_parse import ParseOptions, parse_search
+from ehr.store.protocol import Tx
+from ehr.store.records import VersionRecord
+
+
+def find_matches(ctx: Context, services: Services, tx: Tx, resource_type: str,
+                 criteria: str, limit: int = 2) -> list[VersionRecord]:
+    """Up to ``limit`` current resources of ``resource_type`` matching the query string ``criteria``."""
+    pairs = parse_qsl(criteria.lstrip("?"), keep_blank_values=True)
+    if not pairs:
+        raise BadRequest("Conditional criteria are empty; give search parameters such as "
+                         "identifier=http://hospital.example/mrn|123.")
+    query = parse_search(resource_type, pairs, services.registry,
+                         ParseOptions(base_url=ctx.base_url, lenient=False, default_count=limit))
+    return tx.search(query).records
+
+
+def single_match(ctx: Context, services: Services, tx: Tx, resource_type: str,
+                 criteria: str) -> VersionRecord | None:
+    """The one match of ``criteria``, None for none, 412 when several match."""
+    found = find_matches(ctx, services, tx, resource_type, criteria)
+    if len(found) > 1:
+        raise PreconditionFailed(
+            f"The criteria '{criteria}' match more than one {resource_type}; make them selective enough "
+            "to match at most one (for example by identifier)."
+        )
+    return found[0] if found else None

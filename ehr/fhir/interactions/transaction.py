@@ -1,0 +1,164 @@
+"""batch and transaction Bundles (https://hl7.org/fhir/R4/http.html#transaction).
+
+A transaction is all or nothing: its entries run in one unit of work, in the order the spec gives
+(DELETE, then POST, then PUT and PATCH, then GET and HEAD), ``urn:uuid:`` full URLs and conditional
+references are resolved before anything is written, and the POSTs are written as one batch. Any
+failure rolls everything back and is reported with the failing entry's path. A batch runs each entry
+in its own unit of work and reports each entry's outcome.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from ehr.errors import BadRequest, FhirError, Issue, PreconditionFailed
+from ehr.fhir import validation
+from ehr.fhir.bundles import bundle
+from ehr.fhir.interactions import entry_ops
+from ehr.fhir.interactions.conditional import find_matches, single_match
+from ehr.fhir.interactions.context import Context, Result, Services
+from ehr.fhir.interactions.create import check_type
+from ehr.fhir.interactions.entries import Entry, read_entries
+from ehr.fhir.interactions.references import is_conditional, rewrite_references
+from ehr.fhir.interactions.writes import new_id, pending
+from ehr.store.protocol import Tx
+
+_ORDER = {"DELETE": 0, "POST": 1, "PUT": 2, "PATCH": 2, "GET": 3, "HEAD": 3}
+
+
+def process_bundle(ctx: Context, services: Services, body: dict[str, Any],
+                   run: Callable[[Callable[[Tx], Result], bool], Result]) -> Result:
+    """Dispatch on Bundle.type. ``run(fn, write)`` executes ``fn`` in a unit of work (with audit)."""
+    if body.get("resourceType") != "Bundle":
+        raise BadRequest("POST to the base URL takes a Bundle of type batch or transaction.")
+    kind = body.get("type")
+    entries = read_entries(body, ctx.base_url)
+    if kind == "transaction":
+        return run(lambda tx: transaction(ctx, services, tx, entries), True)
+    if kind == "batch":
+        return batch(ctx, services, entries, run)
+    raise BadRequest(f"Bundle.type is {kind!r}; the base URL accepts only batch or transaction Bundles.")
+
+
+def transaction(ctx: Context, services: Services, tx: Tx, entries: list[Entry]) -> Result:
+    responses: dict[int, dict[str, Any]] = {}
+    current: Entry | None = None
+    try:
+        for current in sorted((e for e in entries if e.method == "DELETE"), key=lambda e: e.index):
+            responses[current.index] = entry_ops.response(ctx, entry_ops.run_delete(ctx, services, tx, current))
+        id_map = _assign_ids(ctx, services, tx, entries, responses)
+        resolve = _resolver(ctx, services, tx, id_map)
+        for current in entries:
+            if current.resource is not None and current.method in ("POST", "PUT"):
+                rewrite_references(current.resource, resolve)
+        current = None
+        _write_posts(ctx, services, tx, entries, responses)
+        for current in sorted(entries, key=lambda e: (_ORDER[e.method], e.index)):
+            if current.method in ("PUT", "PATCH", "GET", "HEAD"):
+                result = entry_ops.run_entry(ctx, services, tx, current)
+                responses[current.index] = entry_ops.response(ctx, result, read=current.method in ("GET", "HEAD"))
+    except FhirError as exc:
+        raise _locate(exc, current) from None
+    ordered = [responses[e.index] for e in entries]
+    return Result(200, bundle("transaction-response", ordered, []))
+
+
+def batch(ctx: Context, services: Services, entries: list[Entry],
+          run: Callable[[Callable[[Tx], Result], bool], Result]) -> Result:
+    out: list[dict[str, Any]] = []
+    for entry in entries:
+        try:
+            write = entry.method not in ("GET", "HEAD")
+            result = run(lambda tx, e=entry: entry_ops.run_entry(ctx, services, tx, e), write)  # type: ignore[misc]
+            out.append(entry_ops.response(ctx, result, read=not write))
+        except FhirError as exc:
+            out.append(entry_ops.failure(exc))
+    return Result(200, bundle("batch-response", out, []))
+
+
+def _assign_ids(ctx: Context, services: Services, tx: Tx, entries: list[Entry],
+                responses: dict[int, dict[str, Any]]) -> dict[str, str]:
+    """Decide the id of every POST and PUT target, so references can be rewritten before writing."""
+    id_map: dict[str, str] = {}
+    for entry in entries:
+        target = _target(ctx, services, tx, entry, responses)
+        if target is not None and entry.full_url:
+            id_map[entry.full_url] = target
+    return id_map
+
+
+def _target(ctx: Context, services: Services, tx: Tx, entry: Entry,
+            responses: dict[int, dict[str, Any]]) -> str | None:
+    try:
+        if entry.method == "POST":
+            assert entry.resource is not None
+            check_type(entry.resource_type, entry.resource)
+            if entry.if_none_exist:
+                existing = single_match(ctx, services, tx, entry.resource_type, entry.if_none_exist)
+                if existing is not None:
+                    responses[entry.index] = entry_ops.response(ctx, Result(200, existing.body, existing, True))
+                    entry.method = "NOOP"
+                    return f"{existing.resource_type}/{existing.id}"
+            entry.resource["id"] = new_id()
+            return f"{entry.resource_type}/{entry.resource['id']}"
+        if entry.method == "PUT" and len(entry.parts) == 2:
+            return f"{entry.parts[0]}/{entry.parts[1]}"
+        if entry.method == "PUT" and entry.query:
+            match = single_match(ctx, services, tx, entry.resource_type, entry.query)
+            assert entry.resource is not None
+            entry.resource["id"] = match.id if match else entry.resource.get("id") or new_id()
+            entry.path, entry.query = f"{entry.resource_type}/{entry.resource['id']}", ""
+            return entry.path
+    except FhirError as exc:
+        raise _locate(exc, entry) from None
+    return None
+
+
+def _resolver(ctx: Context, services: Services, tx: Tx, id_map: dict[str, str]) -> Callable[[str], str | None]:
+    cache: dict[str, str] = {}
+
+    def resolve(reference: str) -> str | None:
+        if reference in id_map:
+            return id_map[reference]
+        if not is_conditional(reference):
+            return None
+        if reference not in cache:
+            resource_type, _, criteria = reference.partition("?")
+            found = find_matches(ctx, services, tx, resource_type, criteria)
+            if len(found) != 1:
+                raise PreconditionFailed(
+                    f"The conditional reference {reference!r} matches {len(found)} resources; it must "
+                    "match exactly one.")
+            cache[reference] = f"{resource_type}/{found[0].id}"
+        return cache[reference]
+
+    return resolve
+
+
+def _write_posts(ctx: Context, services: Services, tx: Tx, entries: list[Entry],
+                 responses: dict[int, dict[str, Any]]) -> None:
+    posts = [e for e in entries if e.method == "POST"]
+    writes = []
+    for entry in posts:
+        assert entry.resource is not None
+        try:
+            validation.validate(entry.resource)
+        except FhirError as exc:
+            raise _locate(exc, entry) from None
+        writes.append(pending(ctx, services, entry.resource, str(entry.resource["id"]), "POST", None))
+    for entry, record in zip(posts, tx.write(writes), strict=True):
+        responses[entry.index] = entry_ops.response(ctx, Result(201, record.body, record, True))
+
+
+def _locate(exc: FhirError, entry: Entry | None) -> FhirError:
+    """The same error, its issues prefixed with the failing entry's path."""
+    if entry is None:
+        return exc
+    issues = [Issue(f"{entry.where}: {i.diagnostics}", i.code, i.severity,
+                    tuple(f"{entry.where}.resource.{e.split('.', 1)[-1]}" if "." in e else entry.where
+                          for e in i.expression) or (entry.where,))
+              for i in exc.issues]
+    located = type(exc)(f"{entry.where}: {exc.message}", issues=issues, headers=exc.headers)
+    return located
+

@@ -1,0 +1,70 @@
+"""Turning a validated resource into a stored version: server-set id and meta, JSON body, index rows.
+
+``meta.versionId`` and ``meta.lastUpdated`` are always set by the server
+(https://hl7.org/fhir/R4/resource.html#Meta); whatever the client sent there is replaced.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import orjson
+
+from ehr.errors import BadRequest
+from ehr.fhir.interactions.context import Context, Services
+from ehr.store.records import Method, PendingWrite, VersionRecord, now_us, to_instant
+
+
+def new_id() -> str:
+    return str(uuid.uuid4())
+
+
+def stamp(resource: dict[str, Any], resource_id: str, version: int, updated: int) -> dict[str, Any]:
+    """A copy of ``resource`` with the server's id and meta, keys in the conventional order."""
+    meta = dict(resource.get("meta") or {})
+    meta["versionId"] = str(version)
+    meta["lastUpdated"] = to_instant(updated)
+    out: dict[str, Any] = {"resourceType": resource["resourceType"], "id": resource_id, "meta": meta}
+    out.update((k, v) for k, v in resource.items() if k not in out)
+    return out
+
+
+def pending(ctx: Context, services: Services, resource: dict[str, Any], resource_id: str,
+            method: Method, previous: VersionRecord | None, updated: int | None = None) -> PendingWrite:
+    """The write of ``resource`` as the next version after ``previous`` (None: a new resource)."""
+    version = 1 if previous is None else previous.version + 1
+    when = updated if updated is not None else now_us()
+    stamped = stamp(resource, resource_id, version, when)
+    return PendingWrite(
+        resource_type=stamped["resourceType"], id=resource_id, version=version, last_updated=when,
+        tenant=ctx.tenant, method=method, body=orjson.dumps(stamped), index=services.indexer(stamped),
+        expected_version=None if previous is None else previous.version,
+    )
+
+
+def deletion(ctx: Context, previous: VersionRecord, updated: int | None = None) -> PendingWrite:
+    return PendingWrite(
+        resource_type=previous.resource_type, id=previous.id, version=previous.version + 1,
+        last_updated=updated if updated is not None else now_us(), tenant=ctx.tenant, method="DELETE",
+        body=None, index=None, expected_version=previous.version,
+    )
+
+
+def parse_etag(value: str | None) -> int | None:
+    """The version in an ``If-Match`` ETag (``W/"3"`` or ``"3"``), or None when absent."""
+    if value is None:
+        return None
+    text = value.strip()
+    if text.startswith("W/"):
+        text = text[2:]
+    text = text.strip('"')
+    if not text.isdigit():
+        raise BadRequest(f"If-Match must be an ETag such as W/\"3\", not {value!r}.")
+    return int(text)
+
+
+def body_dict(record: VersionRecord) -> dict[str, Any]:
+    assert record.body is not None
+    parsed: dict[str, Any] = orjson.loads(record.body)
+    return parsed

@@ -1,0 +1,89 @@
+"""The in-memory twin of ``ehr.search.sql``: the same matching rules over :class:`IndexRows`.
+
+Used by the in-memory store for fast unit tests; the SQL engines are the production path.
+"""
+
+from __future__ import annotations
+
+from typing import Any, assert_never
+
+from ehr.search.index_rows import IndexRows
+from ehr.search.query import Criterion, RangeValue, ReferenceValue, SearchQuery, StringValue, TokenValue, UriValue
+from ehr.store.records import VersionRecord
+
+_FIELDS = {"token": "tokens", "string": "strings", "reference": "references", "date": "dates",
+           "number": "numbers", "quantity": "quantities", "uri": "uris"}
+
+
+def matches(query: SearchQuery, record: VersionRecord, rows: IndexRows) -> bool:
+    if record.deleted:
+        return False
+    if query.resource_type is not None and record.resource_type != query.resource_type:
+        return False
+    return all(_criterion(c, record, rows) for c in query.criteria)
+
+
+def _criterion(c: Criterion, record: VersionRecord, rows: IndexRows) -> bool:
+    if c.type == "id":
+        return any(isinstance(v, TokenValue) and v.code == record.id for v in c.values)
+    if c.type == "lastUpdated":
+        point = float(record.last_updated)
+        return c.missing is not True and any(
+            in_range(v, point, point) for v in c.values if isinstance(v, RangeValue))
+    items = [r for r in getattr(rows, _FIELDS[c.type]) if r.param == c.param]
+    if c.missing is not None:
+        return (not items) if c.missing else bool(items)
+    hit = any(_value(c, v, item) for item in items for v in c.values)
+    return not hit if c.modifier == "not" else hit
+
+
+def _value(c: Criterion, v: Any, item: Any) -> bool:
+    if isinstance(v, TokenValue):
+        if c.modifier == "text":
+            text = item.text or ""
+            return text.startswith(v.code or "") or f" {v.code or ''}" in text
+        return (v.code is None or item.code == v.code) and (
+            v.system is None or (item.system is None if v.system == "" else item.system == v.system))
+    if isinstance(v, StringValue):
+        if c.modifier == "exact":
+            return bool(item.exact == v.exact)
+        if c.modifier == "contains":
+            return v.norm in item.norm
+        return bool(item.norm.startswith(v.norm))
+    if isinstance(v, ReferenceValue):
+        if v.target_id is None:
+            return bool(item.url == v.url)
+        return bool(item.target_id == v.target_id and v.target_type in (None, item.target_type))
+    if isinstance(v, RangeValue):
+        units = (v.system is None or item.system == v.system) and (
+            v.code is None or v.code in (item.code, item.canonical_code)) if c.type == "quantity" else True
+        return units and in_range(v, float(item.low), float(item.high))
+    if isinstance(v, UriValue):
+        return bool(item.uri == v.uri)
+    assert_never(v)
+
+
+def in_range(v: RangeValue, low: float, high: float) -> bool:
+    """The prefix rules of ``ehr.search.sql._range``, on Python numbers."""
+    match v.prefix:
+        case "eq":
+            return low >= v.low and high <= v.high
+        case "ne":
+            return low < v.low or high > v.high
+        case "gt":
+            return high > v.high
+        case "lt":
+            return low < v.low
+        case "ge":
+            return high >= v.low
+        case "le":
+            return low <= v.high
+        case "sa":
+            return low > v.high
+        case "eb":
+            return high < v.low
+        case "ap":
+            slack = max((v.high - v.low) * 0.1, abs(v.low) * 0.1)
+            return low <= v.high + slack and high >= v.low - slack
+        case _:
+            assert_never(v.prefix)

@@ -1,0 +1,78 @@
+"""A parsed search: what the store must match, independent of any engine.
+
+Criteria are ANDed; the values inside one criterion are ORed
+(https://hl7.org/fhir/R4/search.html#combining). Each value is already typed by its parameter's
+type, so the engines never parse strings.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+Prefix = Literal["eq", "ne", "gt", "lt", "ge", "le", "sa", "eb", "ap"]
+TotalMode = Literal["none", "estimate", "accurate"]
+
+
+@dataclass(frozen=True, slots=True)
+class TokenValue:
+    """``[system]|[code]``: ``system`` None matches any system, "" matches no system."""
+
+    system: str | None
+    code: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class StringValue:
+    norm: str
+    exact: str
+
+
+@dataclass(frozen=True, slots=True)
+class ReferenceValue:
+    target_type: str | None
+    target_id: str | None
+    url: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RangeValue:
+    """A date, number or quantity search value: the range implied by its precision, and a prefix."""
+
+    prefix: Prefix
+    low: float
+    high: float
+    system: str | None = None
+    code: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class UriValue:
+    uri: str
+
+
+Value = TokenValue | StringValue | ReferenceValue | RangeValue | UriValue
+ParamType = Literal["token", "string", "reference", "date", "number", "quantity", "uri", "id", "lastUpdated"]
+
+
+@dataclass(frozen=True, slots=True)
+class Criterion:
+    """One ``name[:modifier]=v1,v2`` parameter of the query (its values ORed)."""
+
+    param: str
+    type: ParamType
+    modifier: str | None
+    values: tuple[Value, ...]
+    missing: bool | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SearchQuery:
+    resource_type: str | None
+    criteria: tuple[Criterion, ...] = ()
+    count: int = 20
+    #: opaque keyset cursor: the last key of the previous page
+    after: int | None = None
+    total: TotalMode = "none"
+    #: the parameters as understood, for the Bundle's self link
+    echo: tuple[tuple[str, str], ...] = field(default=())

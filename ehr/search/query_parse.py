@@ -1,0 +1,168 @@
+"""Turn ``name[:modifier]=value`` pairs into a :class:`SearchQuery`.
+
+Unknown or unsupported parameters and modifiers are refused with a 400 OperationOutcome, unless the
+client sent ``Prefer: handling=lenient``, in which case they are ignored and left out of the
+``self`` link (https://hl7.org/fhir/R4/search.html#errors).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from ehr.errors import BadRequest, Issue, UnknownParameter
+from ehr.search import query_values as qv
+from ehr.search.query import Criterion, ParamType, SearchQuery, TotalMode, UriValue, Value
+
+#: result parameters handled by the HTTP layer or the query itself
+RESULT_PARAMETERS = frozenset({"_count", "_total", "_format", "_pretty", "_summary", "_elements", "_cursor"})
+MAX_COUNT = 1000
+COMMON_PARAMETERS = frozenset({"_id", "_lastUpdated", "_tag", "_profile", "_security", "_source"})
+_SUPPORTED_MODIFIERS: dict[str, frozenset[str]] = {
+    "token": frozenset({"not", "text", "missing"}),
+    "string": frozenset({"exact", "contains", "missing"}),
+    "reference": frozenset({"missing"}),
+    "date": frozenset({"missing"}),
+    "number": frozenset({"missing"}),
+    "quantity": frozenset({"missing"}),
+    "uri": frozenset({"missing"}),
+    "id": frozenset(),
+    "lastUpdated": frozenset({"missing"}),
+}
+
+
+class ParamInfo(Protocol):
+    @property
+    def code(self) -> str: ...
+
+    @property
+    def type(self) -> str: ...
+
+
+class ParamLookup(Protocol):
+    def params_for(self, resource_type: str) -> Mapping[str, Any]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class ParseOptions:
+    base_url: str
+    lenient: bool = False
+    default_count: int = 20
+
+
+def parse_search(resource_type: str | None, pairs: Sequence[tuple[str, str]], registry: ParamLookup,
+                 options: ParseOptions) -> SearchQuery:
+    """Parse the query-string (or form) pairs of a search on ``resource_type`` (None: all types)."""
+    criteria: list[Criterion] = []
+    echo: list[tuple[str, str]] = []
+    problems: list[Issue] = []
+    known = _known_params(resource_type, registry)
+    for name, raw in pairs:
+        if name in RESULT_PARAMETERS:
+            continue
+        try:
+            criteria.append(_criterion(name, raw, known, resource_type, options))
+            echo.append((name, raw))
+        except UnknownParameter as exc:
+            if not options.lenient:
+                problems.extend(exc.issues)
+    if problems:
+        raise UnknownParameter(problems[0].diagnostics, issues=problems)
+    return SearchQuery(
+        resource_type=resource_type,
+        criteria=tuple(criteria),
+        count=_count(pairs, options.default_count),
+        after=_cursor(pairs),
+        total=_total(pairs),
+        echo=tuple(echo),
+    )
+
+
+def _known_params(resource_type: str | None, registry: ParamLookup) -> Mapping[str, Any]:
+    if resource_type is None:
+        common = registry.params_for("Patient")
+        return {k: v for k, v in common.items() if k in COMMON_PARAMETERS}
+    return registry.params_for(resource_type)
+
+
+def _criterion(name: str, raw: str, known: Mapping[str, Any], resource_type: str | None,
+               options: ParseOptions) -> Criterion:
+    code, _, modifier = name.partition(":")
+    where = resource_type or "all resource types"
+    if "." in code or code == "_has" or code.startswith("_") and code not in known:
+        raise _unsupported(name, f"'{name}' is not a search parameter this server supports for {where}.")
+    param = known.get(code)
+    if param is None:
+        raise _unsupported(name, f"Unknown search parameter '{code}' for {where}; see GET /metadata "
+                                 "for the supported parameters, or send Prefer: handling=lenient.")
+    kind = _kind(code, str(getattr(param.type, "value", param.type)))
+    if modifier and modifier not in _SUPPORTED_MODIFIERS.get(kind, frozenset()):
+        raise _unsupported(name, f"Modifier ':{modifier}' is not supported on '{code}' ({kind}).")
+    if modifier == "missing":
+        if raw not in ("true", "false"):
+            raise BadRequest(f"'{name}' takes true or false.")
+        return Criterion(code, kind, modifier, (), missing=raw == "true")
+    values = tuple(_value(kind, part, name, options) for part in qv.split_unescaped(raw, ",") if part)
+    if not values:
+        raise BadRequest(f"Search parameter '{name}' has no value; give one or leave it out.")
+    return Criterion(code, kind, modifier or None, values)
+
+
+def _kind(code: str, declared: str) -> ParamType:
+    if code == "_id":
+        return "id"
+    if code == "_lastUpdated":
+        return "lastUpdated"
+    if declared in ("token", "string", "reference", "date", "number", "quantity", "uri"):
+        return declared  # type: ignore[return-value]
+    raise _unsupported(code, f"Search parameter '{code}' is of type {declared}, not supported yet.")
+
+
+def _value(kind: ParamType, part: str, name: str, options: ParseOptions) -> Value:
+    parsers: dict[str, Callable[[], Value]] = {
+        "token": lambda: qv.parse_token(part),
+        "id": lambda: qv.parse_token(part),
+        "string": lambda: qv.parse_string(part),
+        "reference": lambda: qv.parse_reference(part, options.base_url),
+        "date": lambda: qv.parse_date(part, name),
+        "lastUpdated": lambda: qv.parse_date(part, name),
+        "number": lambda: qv.parse_number(part, name),
+        "quantity": lambda: qv.parse_quantity(part, name),
+        "uri": lambda: UriValue(qv.unescape(part)),
+    }
+    return parsers[kind]()
+
+
+def _count(pairs: Sequence[tuple[str, str]], default: int) -> int:
+    raw = _last(pairs, "_count")
+    if raw is None:
+        return default
+    if not raw.isdigit():
+        raise BadRequest(f"_count must be a non-negative whole number, not '{raw}'.")
+    return min(int(raw), MAX_COUNT)
+
+
+def _cursor(pairs: Sequence[tuple[str, str]]) -> int | None:
+    raw = _last(pairs, "_cursor")
+    if raw is None:
+        return None
+    if not raw.isdigit():
+        raise BadRequest("_cursor is not valid; follow the Bundle's next link instead of building it.")
+    return int(raw)
+
+
+def _total(pairs: Sequence[tuple[str, str]]) -> TotalMode:
+    raw = _last(pairs, "_total") or "none"
+    if raw not in ("none", "estimate", "accurate"):
+        raise BadRequest(f"_total must be none, estimate or accurate, not '{raw}'.")
+    return raw  # type: ignore[return-value]
+
+
+def _last(pairs: Sequence[tuple[str, str]], name: str) -> str | None:
+    found = [v for k, v in pairs if k == name]
+    return found[-1] if found else None
+
+
+def _unsupported(name: str, message: str) -> UnknownParameter:
+    return UnknownParameter(message, issues=[Issue(message, code="not-supported", expression=(name,))])

@@ -1,0 +1,166 @@
+"""Compile a :class:`SearchQuery` into one SQL statement over the index tables.
+
+Each criterion becomes ``resources.pk IN (SELECT pk FROM idx_<type> WHERE ...)`` (values ORed inside),
+criteria are ANDed, and paging is keyset paging on ``resources.pk`` so pages stay stable while
+others write. Range comparisons follow https://hl7.org/fhir/R4/search.html#prefix: the resource's
+value is the range [low, high] its precision implies, and so is the search value.
+"""
+
+from __future__ import annotations
+
+from typing import Any, assert_never
+
+from sqlalchemy import ColumnElement, Select, and_, false, func, not_, or_, select, true
+
+from ehr.search.query import (
+    Criterion,
+    RangeValue,
+    ReferenceValue,
+    SearchQuery,
+    StringValue,
+    TokenValue,
+    UriValue,
+    Value,
+)
+from ehr.store.sql.schema import (
+    idx_date,
+    idx_number,
+    idx_quantity,
+    idx_reference,
+    idx_string,
+    idx_token,
+    idx_uri,
+    resources,
+)
+
+_TABLES = {"token": idx_token, "string": idx_string, "reference": idx_reference, "date": idx_date,
+           "number": idx_number, "quantity": idx_quantity, "uri": idx_uri}
+
+
+def where_clause(query: SearchQuery) -> ColumnElement[bool]:
+    """The WHERE condition selecting current, non-deleted resources that match every criterion."""
+    conditions: list[ColumnElement[bool]] = [resources.c.deleted == false()]
+    if query.resource_type is not None:
+        conditions.append(resources.c.res_type == query.resource_type)
+    conditions.extend(_criterion(query.resource_type, c) for c in query.criteria)
+    return and_(*conditions)
+
+
+def page_statement(query: SearchQuery) -> Select[Any]:
+    stmt = select(resources).where(where_clause(query))
+    if query.after is not None:
+        stmt = stmt.where(resources.c.pk > query.after)
+    return stmt.order_by(resources.c.pk).limit(query.count + 1)
+
+
+def count_statement(query: SearchQuery) -> Select[Any]:
+    return select(func.count()).select_from(resources).where(where_clause(query))
+
+
+def _criterion(resource_type: str | None, c: Criterion) -> ColumnElement[bool]:
+    if c.type == "id":
+        ids = [v.code for v in c.values if isinstance(v, TokenValue) and v.code]
+        return resources.c.res_id.in_(ids)
+    if c.type == "lastUpdated":
+        if c.missing is not None:
+            return false() if c.missing else true()
+        column = resources.c.last_updated
+        return or_(*(_range(v, column, column) for v in c.values if isinstance(v, RangeValue)))
+    table = _TABLES[c.type]
+    scope = [table.c.param == c.param]
+    if resource_type is not None:
+        scope.append(table.c.res_type == resource_type)
+    if c.missing is not None:
+        present = resources.c.pk.in_(select(table.c.pk).where(*scope))
+        return not_(present) if c.missing else present
+    matches = or_(*(_value(table, c, v) for v in c.values))
+    inner = resources.c.pk.in_(select(table.c.pk).where(*scope, matches))
+    return not_(inner) if c.modifier == "not" else inner
+
+
+def _value(table: Any, c: Criterion, v: Value) -> ColumnElement[bool]:
+    if isinstance(v, TokenValue):
+        return _token(table, c, v)
+    if isinstance(v, StringValue):
+        return _string(table, c, v)
+    if isinstance(v, ReferenceValue):
+        return _reference(table, v)
+    if isinstance(v, RangeValue):
+        cond = _range(v, table.c.low, table.c.high)
+        if c.type == "quantity":
+            cond = and_(cond, *_units(table, v))
+        return cond
+    if isinstance(v, UriValue):
+        return table.c.uri == v.uri  # type: ignore[no-any-return]
+    assert_never(v)
+
+
+def _token(table: Any, c: Criterion, v: TokenValue) -> ColumnElement[bool]:
+    if c.modifier == "text":
+        text = (v.code or "").casefold()
+        return or_(table.c.text.like(_like_prefix(text)), table.c.text.like("% " + _like_prefix(text)))
+    parts: list[ColumnElement[bool]] = []
+    if v.code is not None:
+        parts.append(table.c.code == v.code)
+    if v.system == "":
+        parts.append(table.c.system.is_(None))
+    elif v.system is not None:
+        parts.append(table.c.system == v.system)
+    return and_(*parts) if parts else true()
+
+
+def _string(table: Any, c: Criterion, v: StringValue) -> ColumnElement[bool]:
+    if c.modifier == "exact":
+        return table.c.exact == v.exact  # type: ignore[no-any-return]
+    if c.modifier == "contains":
+        return table.c.norm.like("%" + _like_prefix(v.norm), escape="\\")  # type: ignore[no-any-return]
+    return table.c.norm.like(_like_prefix(v.norm), escape="\\")  # type: ignore[no-any-return]
+
+
+def _reference(table: Any, v: ReferenceValue) -> ColumnElement[bool]:
+    if v.target_id is None:
+        return table.c.url == v.url  # type: ignore[no-any-return]
+    parts = [table.c.target_id == v.target_id]
+    if v.target_type is not None:
+        parts.append(table.c.target_type == v.target_type)
+    return and_(*parts)
+
+
+def _units(table: Any, v: RangeValue) -> list[ColumnElement[bool]]:
+    out: list[ColumnElement[bool]] = []
+    if v.system is not None:
+        out.append(table.c.system == v.system)
+    if v.code is not None:
+        out.append(or_(table.c.code == v.code, table.c.canonical_code == v.code))
+    return out
+
+
+def _range(v: RangeValue, low: Any, high: Any) -> ColumnElement[bool]:
+    """Resource range [low, high] against search range [v.low, v.high] under the value's prefix."""
+    match v.prefix:
+        case "eq":
+            return and_(low >= v.low, high <= v.high)
+        case "ne":
+            return or_(low < v.low, high > v.high)
+        case "gt":
+            return high > v.high  # type: ignore[no-any-return]
+        case "lt":
+            return low < v.low  # type: ignore[no-any-return]
+        case "ge":
+            return high >= v.low  # type: ignore[no-any-return]
+        case "le":
+            return low <= v.high  # type: ignore[no-any-return]
+        case "sa":
+            return low > v.high  # type: ignore[no-any-return]
+        case "eb":
+            return high < v.low  # type: ignore[no-any-return]
+        case "ap":
+            slack = max((v.high - v.low) * 0.1, abs(v.low) * 0.1)
+            return and_(low <= v.high + slack, high >= v.low - slack)
+        case _:
+            assert_never(v.prefix)
+
+
+def _like_prefix(text: str) -> str:
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return escaped + "%"

@@ -1,0 +1,1 @@
+"""Versioned resource storage behind one interface (``ehr.store.protocol.Store``)."""

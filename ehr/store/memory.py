@@ -1,0 +1,112 @@
+"""An in-memory :class:`ehr.store.protocol.Store` for fast unit tests of the interactions.
+
+One lock serialises units of work; a unit of work that raises is rolled back by restoring the
+snapshot taken when it began, so the all-or-nothing rule holds here too.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
+
+from ehr.errors import Conflict
+from ehr.search.index_rows import IndexRows
+from ehr.search.memory import matches
+from ehr.search.query import SearchQuery
+from ehr.store.protocol import HistoryQuery, SearchPage
+from ehr.store.records import PendingWrite, VersionRecord
+
+
+@dataclass
+class _State:
+    current: dict[tuple[str, str], VersionRecord] = field(default_factory=dict)
+    keys: dict[tuple[str, str], int] = field(default_factory=dict)
+    versions: list[VersionRecord] = field(default_factory=list)
+    index: dict[tuple[str, str], IndexRows] = field(default_factory=dict)
+
+    def copy(self) -> _State:
+        return _State(dict(self.current), dict(self.keys), list(self.versions), dict(self.index))
+
+
+class MemoryStore:
+    def __init__(self) -> None:
+        self._state = _State()
+        self._lock = threading.RLock()
+
+    @contextmanager
+    def unit_of_work(self, *, write: bool) -> Iterator[MemoryTx]:
+        with self._lock:
+            snapshot = self._state.copy()
+            try:
+                yield MemoryTx(self._state)
+            except BaseException:
+                self._state.__dict__.update(snapshot.__dict__)
+                raise
+
+    def close(self) -> None:
+        return None
+
+
+class MemoryTx:
+    def __init__(self, state: _State) -> None:
+        self.state = state
+
+    def current(self, resource_type: str, id: str, *, for_update: bool = False) -> VersionRecord | None:
+        return self.state.current.get((resource_type, id))
+
+    def version(self, resource_type: str, id: str, version: int) -> VersionRecord | None:
+        for record in self.state.versions:
+            if (record.resource_type, record.id, record.version) == (resource_type, id, version):
+                return record
+        return None
+
+    def write(self, writes: Sequence[PendingWrite]) -> list[VersionRecord]:
+        out: list[VersionRecord] = []
+        for w in writes:
+            key = (w.resource_type, w.id)
+            existing = self.state.current.get(key)
+            if (existing.version if existing else None) != w.expected_version:
+                raise Conflict(f"{w.resource_type}/{w.id} changed concurrently; read it again and retry.")
+            seq = len(self.state.versions) + 1
+            record = VersionRecord(w.resource_type, w.id, w.version, w.last_updated, w.tenant, w.deleted,
+                                   w.method, w.body, seq)
+            self.state.versions.append(record)
+            self.state.current[key] = replace(record, method="PUT")
+            self.state.keys.setdefault(key, len(self.state.keys) + 1)
+            self.state.index[key] = w.index if (w.index is not None and not w.deleted) else IndexRows()
+            out.append(record)
+        return out
+
+    def history(self, query: HistoryQuery) -> list[VersionRecord]:
+        selected = [r for r in reversed(self.state.versions) if _in_history(r, query)]
+        if query.at is not None:
+            latest: dict[tuple[str, str], VersionRecord] = {}
+            for r in selected:
+                latest.setdefault((r.resource_type, r.id), r)
+            selected = [r for r in selected if latest[(r.resource_type, r.id)] is r]
+        return selected[: query.count]
+
+    def search(self, query: SearchQuery) -> SearchPage:
+        hits = sorted(
+            (self.state.keys[key], record)
+            for key, record in self.state.current.items()
+            if matches(query, record, self.state.index.get(key, IndexRows()))
+        )
+        total = len(hits) if query.total != "none" else None
+        if query.after is not None:
+            hits = [h for h in hits if h[0] > query.after]
+        page = hits[: query.count]
+        more = len(hits) > query.count
+        return SearchPage([r for _, r in page], total, str(page[-1][0]) if more and page else None)
+
+
+def _in_history(r: VersionRecord, q: HistoryQuery) -> bool:
+    return (
+        (q.resource_type is None or r.resource_type == q.resource_type)
+        and (q.id is None or r.id == q.id)
+        and (q.since is None or r.last_updated >= q.since)
+        and (q.at is None or r.last_updated <= q.at)
+        and (q.before_seq is None or r.seq < q.before_seq)
+    )

@@ -1,0 +1,61 @@
+"""The store interface. Interactions see only this; the SQL and in-memory stores implement it.
+
+A unit of work (:class:`Tx`) is one database transaction: everything written in it — resource
+versions, their search index rows and (later) audit entries — commits together or not at all.
+
+Spec: https://hl7.org/fhir/R4/http.html#transactional-integrity
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from typing import Protocol
+
+from ehr.search.query import SearchQuery
+from ehr.store.records import PendingWrite, VersionRecord
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryQuery:
+    """History at instance (type and id), type (type only) or system level (neither)."""
+
+    resource_type: str | None = None
+    id: str | None = None
+    since: int | None = None
+    at: int | None = None
+    before_seq: int | None = None
+    count: int = 50
+
+
+@dataclass(frozen=True, slots=True)
+class SearchPage:
+    records: list[VersionRecord]
+    total: int | None
+    #: sort key of the last record, for the next page's cursor; None on the last page
+    next_cursor: str | None
+
+
+class Tx(Protocol):
+    def current(self, resource_type: str, id: str, *, for_update: bool = False) -> VersionRecord | None:
+        """The latest version (possibly a deletion marker), or None if the id was never used."""
+        ...
+
+    def version(self, resource_type: str, id: str, version: int) -> VersionRecord | None: ...
+
+    def write(self, writes: Sequence[PendingWrite]) -> list[VersionRecord]:
+        """Store new versions and their index rows; raise ``Conflict`` if another writer got there."""
+        ...
+
+    def history(self, query: HistoryQuery) -> list[VersionRecord]: ...
+
+    def search(self, query: SearchQuery) -> SearchPage: ...
+
+
+class Store(Protocol):
+    def unit_of_work(self, *, write: bool) -> AbstractContextManager[Tx]:
+        """A transaction: committed when the block ends normally, rolled back on any exception."""
+        ...
+
+    def close(self) -> None: ...

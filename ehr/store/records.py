@@ -1,0 +1,65 @@
+"""What the store keeps: one record per resource version, and the writes that create them.
+
+Times are microseconds since the Unix epoch (UTC) everywhere in the store, so both engines compare
+them as integers. ``seq`` is the global order in which versions were written; history paging uses it
+as a cursor, which keeps pages stable while others write.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Literal
+
+from ehr.search.index_rows import IndexRows
+
+Method = Literal["POST", "PUT", "PATCH", "DELETE"]
+
+
+@dataclass(frozen=True, slots=True)
+class VersionRecord:
+    """One stored version of a resource; ``body`` is its JSON (with meta), None when deleted."""
+
+    resource_type: str
+    id: str
+    version: int
+    last_updated: int
+    tenant: str
+    deleted: bool
+    method: Method
+    body: bytes | None
+    seq: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class PendingWrite:
+    """A new version to store. ``expected_version`` is None when the resource must not exist yet."""
+
+    resource_type: str
+    id: str
+    version: int
+    last_updated: int
+    tenant: str
+    method: Method
+    body: bytes | None
+    index: IndexRows | None
+    expected_version: int | None
+
+    @property
+    def deleted(self) -> bool:
+        return self.method == "DELETE"
+
+
+def now_us() -> int:
+    """The current time in microseconds since the epoch (UTC)."""
+    return int(datetime.now(UTC).timestamp() * 1_000_000)
+
+
+def to_instant(us: int) -> str:
+    """FHIR ``instant`` text for a time in microseconds: ``2024-01-02T03:04:05.123456Z``."""
+    return datetime.fromtimestamp(us / 1_000_000, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def to_http_date(us: int) -> str:
+    """RFC 9110 HTTP-date for ``Last-Modified``."""
+    return datetime.fromtimestamp(us // 1_000_000, UTC).strftime("%a, %d %b %Y %H:%M:%S GMT")

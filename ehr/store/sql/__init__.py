@@ -1,0 +1,1 @@
+"""The SQLAlchemy store: SQLite (WAL) embedded by default, PostgreSQL in production."""

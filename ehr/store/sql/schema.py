@@ -1,0 +1,129 @@
+"""Tables of the SQL store (SQLAlchemy Core). Migrations in ``migrations/`` create the same schema.
+
+``resources`` holds the current version of each logical resource (one row per type and id) with an
+integer key that the search index tables join on; ``resource_versions`` keeps every version ever
+written, in write order (``seq``). Index tables hold one row per extracted value, one table per
+value type, as HAPI FHIR and Microsoft's FHIR server do. Every row carries its tenant (hospital).
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+metadata = MetaData()
+Key = BigInteger().with_variant(Integer(), "sqlite")
+
+resources = Table(
+    "resources",
+    metadata,
+    Column("pk", Key, primary_key=True, autoincrement=True),
+    Column("res_type", String(64), nullable=False),
+    Column("res_id", String(64), nullable=False),
+    Column("tenant", String(64), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("last_updated", BigInteger, nullable=False),
+    Column("deleted", Boolean, nullable=False),
+    Column("body", LargeBinary, nullable=True),
+    UniqueConstraint("res_type", "res_id", name="uq_resources_type_id"),
+    Index("ix_resources_type_updated", "res_type", "last_updated"),
+)
+
+resource_versions = Table(
+    "resource_versions",
+    metadata,
+    Column("seq", Key, primary_key=True, autoincrement=True),
+    Column("res_type", String(64), nullable=False),
+    Column("res_id", String(64), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("tenant", String(64), nullable=False),
+    Column("last_updated", BigInteger, nullable=False),
+    Column("method", String(8), nullable=False),
+    Column("deleted", Boolean, nullable=False),
+    Column("body", LargeBinary, nullable=True),
+    UniqueConstraint("res_type", "res_id", "version", name="uq_versions_type_id_version"),
+    Index("ix_versions_updated", "last_updated"),
+    Index("ix_versions_type_updated", "res_type", "last_updated"),
+)
+
+
+def _index_table(name: str, *columns: Column[object], indexes: tuple[tuple[str, ...], ...]) -> Table:
+    table = Table(
+        name,
+        metadata,
+        Column("pk", Key, ForeignKey("resources.pk", ondelete="CASCADE"), nullable=False),
+        Column("res_type", String(64), nullable=False),
+        Column("param", String(64), nullable=False),
+        *columns,
+    )
+    Index(f"ix_{name}_pk", table.c.pk)
+    for cols in indexes:
+        Index(f"ix_{name}_{'_'.join(cols)}", *(table.c[c] for c in ("res_type", "param", *cols)))
+    return table
+
+
+idx_token = _index_table(
+    "idx_token",
+    Column("system", Text, nullable=True),
+    Column("code", Text, nullable=True),
+    Column("text", Text, nullable=True),
+    indexes=(("code", "system"),),
+)
+idx_string = _index_table(
+    "idx_string",
+    Column("norm", Text, nullable=False),
+    Column("exact", Text, nullable=False),
+    indexes=(("norm",),),
+)
+idx_reference = _index_table(
+    "idx_reference",
+    Column("target_type", String(64), nullable=True),
+    Column("target_id", String(64), nullable=True),
+    Column("url", Text, nullable=True),
+    indexes=(("target_id", "target_type"),),
+)
+Index("ix_idx_reference_target", idx_reference.c.target_id, idx_reference.c.target_type)
+idx_date = _index_table(
+    "idx_date",
+    Column("low", BigInteger, nullable=False),
+    Column("high", BigInteger, nullable=False),
+    indexes=(("low",), ("high",)),
+)
+idx_number = _index_table(
+    "idx_number",
+    Column("value", Float, nullable=False),
+    Column("low", Float, nullable=False),
+    Column("high", Float, nullable=False),
+    indexes=(("low",),),
+)
+idx_quantity = _index_table(
+    "idx_quantity",
+    Column("system", Text, nullable=True),
+    Column("code", Text, nullable=True),
+    Column("value", Float, nullable=False),
+    Column("low", Float, nullable=False),
+    Column("high", Float, nullable=False),
+    Column("canonical_code", Text, nullable=True),
+    Column("canonical_value", Float, nullable=True),
+    indexes=(("low",),),
+)
+idx_uri = _index_table(
+    "idx_uri",
+    Column("uri", Text, nullable=False),
+    indexes=(("uri",),),
+)
+
+INDEX_TABLES = (idx_token, idx_string, idx_reference, idx_date, idx_number, idx_quantity, idx_uri)
