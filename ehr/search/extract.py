@@ -12,12 +12,14 @@ Spec: https://hl7.org/fhir/R4/search.html#ptypes, https://hl7.org/fhir/R4/search
 
 from __future__ import annotations
 
+import functools
 import itertools
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any, assert_never
 
 from ehr.search.index_rows import ComponentRow, CompositeRow, IndexRows
-from ehr.search.paths import UNKNOWN_TYPE, CompiledParam, Node, compiled_params
+from ehr.search.paths import UNKNOWN_TYPE, CompiledParam, Extractor, Node, compiled_params
 from ehr.search.registry import ParamKind, Registry
 from ehr.search.values import dates, quantities, references, strings, tokens
 
@@ -119,66 +121,126 @@ def infer_type(value: Any, kind: ParamKind) -> str:
     return UNKNOWN_TYPE
 
 
+#: rows already computed during one extraction, by (param code, datatype, id of the JSON value):
+#: composites reuse the rows of their component parameters (``code``, ``value-quantity`` ...)
+Memo = dict[tuple[str, str, int], list[Any]]
+
+
 def rows_for_nodes(code: str, kind: ParamKind, nodes: list[Node]) -> list[Any]:
     """The rows of parameter ``code`` (of type ``kind``) for the nodes its expression selected."""
-    table = _table(kind)
+    return _rows(code, kind, _table(kind), nodes, {})
+
+
+def _rows(
+    code: str, kind: ParamKind, table: Mapping[str, ValueFunction], nodes: list[Node], memo: Memo
+) -> list[Any]:
     out: list[Any] = []
     for datatype, value in nodes:
-        function = table.get(infer_type(value, kind) if datatype == UNKNOWN_TYPE else datatype)
-        if function is not None:
-            out.extend(function(code, value))
-    return out
+        key = (code, datatype, id(value))
+        found = memo.get(key)
+        if found is None:
+            function = table.get(infer_type(value, kind) if datatype == UNKNOWN_TYPE else datatype)
+            found = memo[key] = function(code, value) if function is not None else []
+        out.extend(found)
+    return list(dict.fromkeys(out)) if len(out) > 1 else out
 
 
-def _composite_rows(compiled: CompiledParam, root: list[Node]) -> list[CompositeRow]:
-    """Pair the component values found within each element the composite's expression selects."""
-    param = compiled.param
+@dataclass(frozen=True, slots=True)
+class _Component:
+    code: str
+    kind: ParamKind
+    table: Mapping[str, ValueFunction]
+    extract: Extractor
+
+
+def _composite_rows(
+    code: str, branches: tuple[tuple[Extractor, tuple[_Component, ...]], ...], root: list[Node], memo: Memo
+) -> list[CompositeRow]:
+    """Pair the component values found within each element the composite's expression selects.
+
+    Components are evaluated last first (the value part is the most selective) and an element is
+    dropped as soon as one component has no value."""
     out: list[CompositeRow] = []
-    for branch in compiled.composite:
-        for element in branch.extract(root):
-            parts: list[list[ComponentRow]] = [
-                rows_for_nodes(component.code, component.type, extract([element]))
-                for component, extract in zip(param.components, branch.components, strict=True)
-            ]
-            out.extend(CompositeRow(param.code, combo) for combo in itertools.product(*parts))
-    return out
+    for extract, components in branches:
+        for element in extract(root):
+            parts: list[list[ComponentRow]] = []
+            for c in components:
+                found = _rows(c.code, c.kind, c.table, c.extract([element]), memo)
+                if not found:
+                    break
+                parts.append(found)
+            else:
+                parts.reverse()
+                out.extend(CompositeRow(code, combo) for combo in itertools.product(*parts))
+    return list(dict.fromkeys(out)) if len(out) > 1 else out
 
 
-def _add(rows: IndexRows, kind: ParamKind, found: list[Any]) -> None:
+def _field_for(kind: ParamKind) -> str:
+    """The :class:`IndexRows` list that rows of a parameter type go to ("" for none)."""
     match kind:
         case ParamKind.TOKEN:
-            rows.tokens.extend(found)
+            return "tokens"
         case ParamKind.STRING:
-            rows.strings.extend(found)
+            return "strings"
         case ParamKind.DATE:
-            rows.dates.extend(found)
+            return "dates"
         case ParamKind.NUMBER:
-            rows.numbers.extend(found)
+            return "numbers"
         case ParamKind.QUANTITY:
-            rows.quantities.extend(found)
+            return "quantities"
         case ParamKind.REFERENCE:
-            rows.references.extend(found)
+            return "references"
         case ParamKind.URI:
-            rows.uris.extend(found)
+            return "uris"
         case ParamKind.COMPOSITE:
-            rows.composites.extend(found)
+            return "composites"
         case ParamKind.SPECIAL:
-            pass
+            return ""
         case _:
             assert_never(kind)
 
 
-def _dedupe(rows: IndexRows) -> IndexRows:
-    return IndexRows(
-        tokens=list(dict.fromkeys(rows.tokens)),
-        strings=list(dict.fromkeys(rows.strings)),
-        references=list(dict.fromkeys(rows.references)),
-        dates=list(dict.fromkeys(rows.dates)),
-        numbers=list(dict.fromkeys(rows.numbers)),
-        quantities=list(dict.fromkeys(rows.quantities)),
-        uris=list(dict.fromkeys(rows.uris)),
-        composites=list(dict.fromkeys(rows.composites)),
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    """What extraction does for one parameter of one resource type, resolved once."""
+
+    code: str
+    kind: ParamKind
+    field: str
+    table: Mapping[str, ValueFunction]
+    extract: Extractor
+    root_keys: frozenset[str] | None
+    #: composites only: per branch, its extractor and its components in reverse order
+    branches: tuple[tuple[Extractor, tuple[_Component, ...]], ...] = ()
+
+
+def _plan(compiled: CompiledParam) -> _Plan:
+    param = compiled.param
+    branches = tuple(
+        (
+            branch.extract,
+            tuple(
+                _Component(c.code, c.type, _table(c.type), extract)
+                for c, extract in reversed(list(zip(param.components, branch.components, strict=True)))
+            ),
+        )
+        for branch in compiled.composite
     )
+    return _Plan(
+        code=param.code,
+        kind=param.type,
+        field=_field_for(param.type),
+        table=_table(param.type),
+        extract=compiled.extract,
+        root_keys=compiled.root_keys,
+        branches=branches,
+    )
+
+
+@functools.cache
+def _plans(registry: Registry, resource_type: str) -> tuple[_Plan, ...]:
+    plans = (_plan(compiled) for compiled in compiled_params(registry, resource_type))
+    return tuple(plan for plan in plans if plan.field)
 
 
 def extract_index_rows(resource: Mapping[str, Any], registry: Registry) -> IndexRows:
@@ -191,10 +253,14 @@ def extract_index_rows(resource: Mapping[str, Any], registry: Registry) -> Index
         raise KeyError("the resource has no resourceType; add one naming a FHIR R4 resource type")
     root: list[Node] = [(resource_type, resource)]
     rows = IndexRows()
-    for compiled in compiled_params(registry, resource_type):
-        kind = compiled.param.type
-        if kind is ParamKind.COMPOSITE:
-            _add(rows, kind, _composite_rows(compiled, root))
-        elif kind is not ParamKind.SPECIAL:
-            _add(rows, kind, rows_for_nodes(compiled.param.code, kind, compiled.extract(root)))
-    return _dedupe(rows)
+    memo: Memo = {}
+    for plan in _plans(registry, resource_type):
+        if plan.root_keys is not None and plan.root_keys.isdisjoint(resource):
+            continue
+        if plan.kind is ParamKind.COMPOSITE:
+            rows.composites.extend(_composite_rows(plan.code, plan.branches, root, memo))
+            continue
+        nodes = plan.extract(root)
+        if nodes:
+            getattr(rows, plan.field).extend(_rows(plan.code, plan.kind, plan.table, nodes, memo))
+    return rows

@@ -72,6 +72,9 @@ class CompiledParam:
     param: SearchParam
     extract: Extractor
     composite: tuple[CompositeBranch, ...] = ()
+    #: top-level JSON keys at least one of which a resource needs for ``extract`` to find anything;
+    #: None when that is not known (fallback expressions, the resource itself)
+    root_keys: frozenset[str] | None = None
 
 
 @functools.cache
@@ -124,7 +127,10 @@ def _choice_step(name: str, codes: Sequence[str]) -> Step:
         out: list[Node] = []
         for _, value in nodes:
             if isinstance(value, dict):
-                out.extend((typ, value[key]) for key, typ in keys if key in value)
+                for key, typ in keys:
+                    found = value.get(key)
+                    if found is not None:
+                        out.append((typ, found))
         return out
 
     return step
@@ -144,8 +150,13 @@ def normalise_type(name: str) -> str:
     return lowered if lowered in PRIMITIVES else name
 
 
+def _accepted(wanted: str) -> frozenset[str]:
+    """Types that FHIRPath ``as(wanted)`` lets through."""
+    return frozenset({wanted}) | (QUANTITY_PROFILES if wanted == "Quantity" else frozenset())
+
+
 def _as_step(wanted: str) -> Step:
-    accepted = {wanted} | (QUANTITY_PROFILES if wanted == "Quantity" else set())
+    accepted = _accepted(wanted)
     return lambda nodes: [node for node in nodes if node[0] in accepted]
 
 
@@ -181,6 +192,7 @@ def _compile_segments(text: str, context: str | None) -> tuple[list[Step], str |
     """Compile ``.a.b.as(T)...`` starting from ``context``; return the steps and the final context."""
     steps: list[Step] = []
     position = 0
+    last_choice: tuple[str, tuple[str, ...]] | None = None  # the previous step, if a choice element
     for match in _SEGMENT.finditer(text):
         if match.start() != position:
             break
@@ -188,20 +200,28 @@ def _compile_segments(text: str, context: str | None) -> tuple[list[Step], str |
         if match["field"]:
             if context is None:
                 raise UnsupportedPathError(f"cannot type {match['field']!r} after a choice in {text!r}")
-            path, codes, choice = _lookup(context, match["field"])
-            steps.append(
-                _choice_step(match["field"], codes) if choice else _field_step(match["field"], codes[0])
-            )
+            name = match["field"]
+            path, codes, choice = _lookup(context, name)
+            steps.append(_choice_step(name, codes) if choice else _field_step(name, codes[0]))
             context = None if choice else _next_context(path, codes)
+            last_choice = (name, codes) if choice and match["index"] is None else None
             if match["index"] is not None:
                 steps.append(_index_step(int(match["index"])))
-        elif match["as"]:
+            continue
+        if match["as"]:
             context = normalise_type(match["as"])
-            steps.append(_as_step(context))
-        elif match["resolve"]:
+            if last_choice is None:
+                steps.append(_as_step(context))
+            else:  # value[x].as(Quantity): read only valueQuantity (and valueAge ...)
+                accepted = _accepted(context)
+                name, codes = last_choice
+                steps[-1] = _choice_step(name, tuple(c for c in codes if c in accepted))
+            continue
+        if match["resolve"]:
             steps.append(_resolve_step(match["resolve"]))
         else:
             steps.append(_where_step(match["key"], match["literal"]))
+        last_choice = None
     if position != len(text):
         raise UnsupportedPathError(f"cannot compile {text[position:]!r}")
     return steps, context
@@ -212,11 +232,8 @@ def compile_relative(expression: str, context: str) -> tuple[Extractor, str | No
     datatype); a leading type name equal to ``context`` is dropped (``Observation.code``)."""
     expression = expression.strip()
     paren = _PAREN_AS.fullmatch(expression)
-    if paren:
-        inner, _ = compile_relative(paren["inner"], context)
-        wanted = normalise_type(paren["type"])
-        rest, final = _compile_segments(paren["rest"], wanted)
-        return _chain([inner, _as_step(wanted), *rest]), final
+    if paren:  # (X as T).y is X.as(T).y
+        expression = f"{paren['inner'].strip()}.as({paren['type']}){paren['rest']}"
     head = _HEAD.fullmatch(expression)
     if head is None:
         raise UnsupportedPathError(f"cannot compile {expression!r}")
@@ -311,6 +328,58 @@ def compile_expression(expression: str, resource_type: str, context: str | None 
     return _union([extractor for extractor, _ in branches])
 
 
+def _branch_root_keys(branch: str, resource_type: str) -> frozenset[str] | None:
+    paren = _PAREN_AS.fullmatch(branch)
+    if paren:
+        branch = f"{paren['inner'].strip()}.as({paren['type']}){paren['rest']}"
+    head = _HEAD.fullmatch(branch)
+    if head is None:
+        return None
+    text = head["rest"] if head["head"] in (resource_type, *ABSTRACT_BASES) else "." + head[0]
+    first = _SEGMENT.match(text)
+    if first is None or not first["field"]:
+        return None
+    try:
+        _, codes, choice = _lookup(resource_type, first["field"])
+    except UnsupportedPathError:
+        return None
+    if not choice:
+        return frozenset({first["field"]})
+    narrowed = _SEGMENT.match(text, first.end())
+    if narrowed is not None and narrowed["as"]:
+        accepted = _accepted(normalise_type(narrowed["as"]))
+        codes = tuple(c for c in codes if c in accepted)
+    return frozenset(first["field"] + c[0].upper() + c[1:] for c in codes)
+
+
+def root_keys(expression: str, resource_type: str) -> frozenset[str] | None:
+    """The top-level keys an expression can start from on ``resource_type`` (None: unknown)."""
+    keys: set[str] = set()
+    for branch in split_branches(expression):
+        if not branch_applies(branch, resource_type):
+            continue
+        found = _branch_root_keys(branch, resource_type)
+        if found is None:
+            return None
+        keys |= found
+    return frozenset(keys)
+
+
+def _composite_root_keys(param: SearchParam, resource_type: str) -> frozenset[str] | None:
+    """Root keys of a composite: a branch selecting the resource itself (``Observation``) needs those
+    of its last component (``value.as(Quantity)`` -> ``valueQuantity``)."""
+    keys: set[str] = set()
+    for branch in split_branches(param.expression):
+        if not branch_applies(branch, resource_type):
+            continue
+        identity = branch == resource_type and param.components
+        found = root_keys(param.components[-1].expression if identity else branch, resource_type)
+        if found is None:
+            return None
+        keys |= found
+    return frozenset(keys)
+
+
 def _compile_composite(param: SearchParam, resource_type: str) -> tuple[CompositeBranch, ...]:
     result = []
     for extract, context in _compile_branches(param.expression, resource_type, resource_type):
@@ -328,8 +397,9 @@ def compile_param(param: SearchParam, resource_type: str) -> CompiledParam:
     """Compile one parameter (and, for a composite, its components) for ``resource_type``."""
     extract = compile_expression(param.expression, resource_type)
     if param.type is not ParamKind.COMPOSITE:
-        return CompiledParam(param, extract)
-    return CompiledParam(param, extract, _compile_composite(param, resource_type))
+        return CompiledParam(param, extract, root_keys=root_keys(param.expression, resource_type))
+    keys = _composite_root_keys(param, resource_type)
+    return CompiledParam(param, extract, _compile_composite(param, resource_type), keys)
 
 
 @functools.cache
