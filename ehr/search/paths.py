@@ -393,9 +393,23 @@ def _compile_composite(param: SearchParam, resource_type: str) -> tuple[Composit
     return tuple(result)
 
 
+def _inline_targets(extract: Extractor, targets: frozenset[str]) -> Extractor:
+    """Keep inline resources (``Bundle.entry[0].resource``) only when of a target type, so that
+    Bundle ``composition`` indexes a document's Composition and not a searchset's first entry."""
+
+    def run(nodes: list[Node]) -> list[Node]:
+        found = extract(nodes)
+        return [n for n in found if n[0] != "Resource" or n[1].get("resourceType") in targets]
+
+    return run
+
+
 def compile_param(param: SearchParam, resource_type: str) -> CompiledParam:
     """Compile one parameter (and, for a composite, its components) for ``resource_type``."""
-    extract = compile_expression(param.expression, resource_type)
+    branches = _compile_branches(param.expression, resource_type, resource_type)
+    extract = _union([extractor for extractor, _ in branches])
+    if param.type is ParamKind.REFERENCE and any(context == "Resource" for _, context in branches):
+        extract = _inline_targets(extract, frozenset(param.targets))
     if param.type is not ParamKind.COMPOSITE:
         return CompiledParam(param, extract, root_keys=root_keys(param.expression, resource_type))
     keys = _composite_root_keys(param, resource_type)
