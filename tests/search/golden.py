@@ -43,7 +43,8 @@ def golden_document(resource: dict[str, Any], registry: Registry) -> dict[str, A
 
 def _derive_module() -> Any:
     spec = importlib.util.spec_from_file_location("derive", REPO / "scripts" / "derive_search_parameters.py")
-    assert spec is not None and spec.loader is not None
+    if spec is None or spec.loader is None:
+        raise SystemExit("scripts/derive_search_parameters.py is missing")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module

@@ -11,7 +11,8 @@ import pytest
 
 from ehr.search.extract import extract_index_rows
 from ehr.search.registry import Registry
-from tests.search.golden import GOLDEN_DIR, REPO, SELECTION, rows_to_json
+
+from .golden import GOLDEN_DIR, REPO, SELECTION, rows_to_json
 
 EXAMPLES = REPO / "tests" / "golden" / "r4-examples.ndjson.gz"
 
