@@ -1,0 +1,90 @@
+"""String and token value functions (https://hl7.org/fhir/R4/search.html#string, #token)."""
+
+from __future__ import annotations
+
+from ehr.search.index_rows import StringRow, TokenRow
+from ehr.search.values.strings import fold, string_row, strings_from_address, strings_from_human_name
+from ehr.search.values.tokens import (
+    tokens_from_codeable_concept,
+    tokens_from_coding,
+    tokens_from_contact_point,
+    tokens_from_identifier,
+    tokens_from_primitive,
+)
+
+
+def test_fold_drops_case_and_accents() -> None:
+    assert fold("Bénédicte du MARCHÉ") == "benedicte du marche"
+    assert fold("Straße") == "strasse"
+    assert fold("ﬁle") == "file"  # NFKD compatibility decomposition
+
+
+def test_string_row_keeps_the_exact_value() -> None:
+    assert string_row("name", "Ángel") == [StringRow("name", "angel", "Ángel")]
+    assert string_row("name", "  ") == []
+    assert string_row("name", 12) == []
+
+
+def test_human_name_parts() -> None:
+    name = {
+        "text": "Dr Peter J Chalmers",
+        "family": "Chalmers",
+        "given": ["Peter", "James"],
+        "prefix": ["Dr"],
+    }
+    assert [r.exact for r in strings_from_human_name("name", name)] == [
+        "Dr Peter J Chalmers",
+        "Chalmers",
+        "Peter",
+        "James",
+        "Dr",
+    ]
+
+
+def test_address_parts() -> None:
+    address = {"line": ["534 Erewhon St"], "city": "PleasantVille", "postalCode": "3999", "use": "home"}
+    assert [r.exact for r in strings_from_address("address", address)] == [
+        "534 Erewhon St",
+        "PleasantVille",
+        "3999",
+    ]
+    assert strings_from_address("address", "not an address") == []
+
+
+def test_coding_and_codeable_concept() -> None:
+    coding = {"system": "http://loinc.org", "code": "29463-7", "display": "Body Weight"}
+    assert tokens_from_coding("code", coding) == [
+        TokenRow("code", "http://loinc.org", "29463-7", "body weight")
+    ]
+    concept = {"coding": [coding, {"code": "x"}], "text": "Weight"}
+    assert tokens_from_codeable_concept("code", concept) == [
+        TokenRow("code", "http://loinc.org", "29463-7", "weight"),
+        TokenRow("code", None, "x", "weight"),
+    ]
+
+
+def test_codeable_concept_with_only_text_is_searchable_by_text() -> None:
+    assert tokens_from_codeable_concept("code", {"text": "Horse"}) == [TokenRow("code", None, None, "horse")]
+    assert tokens_from_codeable_concept("code", {}) == []
+
+
+def test_identifier_uses_type_text() -> None:
+    identifier = {"system": "urn:oid:1.2.36", "value": "12345", "type": {"text": "MRN"}}
+    assert tokens_from_identifier("identifier", identifier) == [
+        TokenRow("identifier", "urn:oid:1.2.36", "12345", "mrn")
+    ]
+    assert tokens_from_identifier("identifier", {"system": "x"}) == []
+
+
+def test_contact_point_system_is_the_token_system() -> None:
+    assert tokens_from_contact_point("telecom", {"system": "phone", "value": "555"}) == [
+        TokenRow("telecom", "phone", "555")
+    ]
+
+
+def test_primitives() -> None:
+    assert tokens_from_primitive("active", True) == [TokenRow("active", None, "true")]
+    assert tokens_from_primitive("active", False) == [TokenRow("active", None, "false")]
+    assert tokens_from_primitive("status", "final") == [TokenRow("status", None, "final")]
+    assert tokens_from_primitive("status", "") == []
+    assert tokens_from_primitive("status", None) == []
