@@ -25,9 +25,10 @@ class _State:
     keys: dict[tuple[str, str], int] = field(default_factory=dict)
     versions: list[VersionRecord] = field(default_factory=list)
     index: dict[tuple[str, str], IndexRows] = field(default_factory=dict)
+    ledger: set[str] = field(default_factory=set)
 
     def copy(self) -> _State:
-        return _State(dict(self.current), dict(self.keys), list(self.versions), dict(self.index))
+        return _State(dict(self.current), dict(self.keys), list(self.versions), dict(self.index), set(self.ledger))
 
 
 class MemoryStore:
@@ -78,6 +79,12 @@ class MemoryTx:
             self.state.index[key] = w.index if (w.index is not None and not w.deleted) else IndexRows()
             out.append(record)
         return out
+
+    def imported(self, key: str) -> bool:
+        return key in self.state.ledger
+
+    def record_import(self, key: str) -> None:
+        self.state.ledger.add(key)
 
     def history(self, query: HistoryQuery) -> list[VersionRecord]:
         selected = [r for r in reversed(self.state.versions) if _in_history(r, query)]

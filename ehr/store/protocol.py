@@ -52,6 +52,14 @@ class Tx(Protocol):
 
     def search(self, query: SearchQuery) -> SearchPage: ...
 
+    def imported(self, key: str) -> bool:
+        """Whether the import ledger holds ``key`` (a file or chunk digest)."""
+        ...
+
+    def record_import(self, key: str) -> None:
+        """Add ``key`` to the import ledger, committing with the data it stands for."""
+        ...
+
 
 class Store(Protocol):
     def unit_of_work(self, *, write: bool) -> AbstractContextManager[Tx]:

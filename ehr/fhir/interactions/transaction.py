@@ -21,8 +21,9 @@ from ehr.fhir.interactions.context import Context, Result, Services
 from ehr.fhir.interactions.create import check_type
 from ehr.fhir.interactions.entries import Entry, read_entries
 from ehr.fhir.interactions.references import is_conditional, rewrite_references
-from ehr.fhir.interactions.writes import new_id, pending
+from ehr.fhir.interactions.writes import new_id, pending, restamp
 from ehr.store.protocol import Tx
+from ehr.store.records import PendingWrite, now_us
 
 _ORDER = {"DELETE": 0, "POST": 1, "PUT": 2, "PATCH": 2, "GET": 3, "HEAD": 3}
 
@@ -35,25 +36,49 @@ def process_bundle(ctx: Context, services: Services, body: dict[str, Any],
     kind = body.get("type")
     entries = read_entries(body, ctx.base_url)
     if kind == "transaction":
-        return run(lambda tx: transaction(ctx, services, tx, entries), True)
+        prepared = prepare(ctx, services, entries)
+        return run(lambda tx: transaction(ctx, services, tx, entries, prepared), True)
     if kind == "batch":
         return batch(ctx, services, entries, run)
     raise BadRequest(f"Bundle.type is {kind!r}; the base URL accepts only batch or transaction Bundles.")
 
 
-def transaction(ctx: Context, services: Services, tx: Tx, entries: list[Entry]) -> Result:
+def prepare(ctx: Context, services: Services, entries: list[Entry]) -> list[PendingWrite] | None:
+    """The POST writes of a transaction, built before any database lock is taken: validated, ids
+    assigned, references rewritten, stamped and indexed. None when the transaction has conditional
+    parts, whose resolution needs the database and so happens inside the unit of work."""
+    conditional = any(e.if_none_exist or (e.query and e.method != "GET") for e in entries)
+    if conditional:
+        return None
+    responses: dict[int, dict[str, Any]] = {}
+    try:
+        id_map = _assign_ids(ctx, services, None, entries, responses)
+        _rewrite_all(entries, _resolver(ctx, services, None, id_map))
+        return _post_writes(ctx, services, entries)
+    except _NeedsDatabase:
+        for entry in entries:
+            if entry.method == "POST" and entry.resource is not None:
+                entry.resource.pop("id", None)
+        return None
+
+
+def transaction(ctx: Context, services: Services, tx: Tx, entries: list[Entry],
+                prepared: list[PendingWrite] | None = None) -> Result:
     responses: dict[int, dict[str, Any]] = {}
     current: Entry | None = None
     try:
         for current in sorted((e for e in entries if e.method == "DELETE"), key=lambda e: e.index):
             responses[current.index] = entry_ops.response(ctx, entry_ops.run_delete(ctx, services, tx, current))
-        id_map = _assign_ids(ctx, services, tx, entries, responses)
-        resolve = _resolver(ctx, services, tx, id_map)
-        for current in entries:
-            if current.resource is not None and current.method in ("POST", "PUT"):
-                rewrite_references(current.resource, resolve)
         current = None
-        _write_posts(ctx, services, tx, entries, responses)
+        if prepared is None:
+            id_map = _assign_ids(ctx, services, tx, entries, responses)
+            _rewrite_all(entries, _resolver(ctx, services, tx, id_map))
+            prepared = _post_writes(ctx, services, entries)
+        else:
+            prepared = restamp(prepared, now_us())
+        posts = [e for e in entries if e.method == "POST"]
+        for entry, record in zip(posts, tx.write(prepared), strict=True):
+            responses[entry.index] = entry_ops.response(ctx, Result(201, record.body, record, True))
         for current in sorted(entries, key=lambda e: (_ORDER[e.method], e.index)):
             if current.method in ("PUT", "PATCH", "GET", "HEAD"):
                 result = entry_ops.run_entry(ctx, services, tx, current)
@@ -77,7 +102,7 @@ def batch(ctx: Context, services: Services, entries: list[Entry],
     return Result(200, bundle("batch-response", out, []))
 
 
-def _assign_ids(ctx: Context, services: Services, tx: Tx, entries: list[Entry],
+def _assign_ids(ctx: Context, services: Services, tx: Tx | None, entries: list[Entry],
                 responses: dict[int, dict[str, Any]]) -> dict[str, str]:
     """Decide the id of every POST and PUT target, so references can be rewritten before writing."""
     id_map: dict[str, str] = {}
@@ -88,13 +113,13 @@ def _assign_ids(ctx: Context, services: Services, tx: Tx, entries: list[Entry],
     return id_map
 
 
-def _target(ctx: Context, services: Services, tx: Tx, entry: Entry,
+def _target(ctx: Context, services: Services, tx: Tx | None, entry: Entry,
             responses: dict[int, dict[str, Any]]) -> str | None:
     try:
         if entry.method == "POST":
             assert entry.resource is not None
             check_type(entry.resource_type, entry.resource)
-            if entry.if_none_exist:
+            if entry.if_none_exist and tx is not None:
                 existing = single_match(ctx, services, tx, entry.resource_type, entry.if_none_exist)
                 if existing is not None:
                     responses[entry.index] = entry_ops.response(ctx, Result(200, existing.body, existing, True))
@@ -104,7 +129,7 @@ def _target(ctx: Context, services: Services, tx: Tx, entry: Entry,
             return f"{entry.resource_type}/{entry.resource['id']}"
         if entry.method == "PUT" and len(entry.parts) == 2:
             return f"{entry.parts[0]}/{entry.parts[1]}"
-        if entry.method == "PUT" and entry.query:
+        if entry.method == "PUT" and entry.query and tx is not None:
             match = single_match(ctx, services, tx, entry.resource_type, entry.query)
             assert entry.resource is not None
             entry.resource["id"] = match.id if match else entry.resource.get("id") or new_id()
@@ -115,7 +140,7 @@ def _target(ctx: Context, services: Services, tx: Tx, entry: Entry,
     return None
 
 
-def _resolver(ctx: Context, services: Services, tx: Tx, id_map: dict[str, str]) -> Callable[[str], str | None]:
+def _resolver(ctx: Context, services: Services, tx: Tx | None, id_map: dict[str, str]) -> Callable[[str], str | None]:
     cache: dict[str, str] = {}
 
     def resolve(reference: str) -> str | None:
@@ -123,6 +148,8 @@ def _resolver(ctx: Context, services: Services, tx: Tx, id_map: dict[str, str]) 
             return id_map[reference]
         if not is_conditional(reference):
             return None
+        if tx is None:
+            raise _NeedsDatabase
         if reference not in cache:
             resource_type, _, criteria = reference.partition("?")
             found = find_matches(ctx, services, tx, resource_type, criteria)
@@ -136,19 +163,28 @@ def _resolver(ctx: Context, services: Services, tx: Tx, id_map: dict[str, str]) 
     return resolve
 
 
-def _write_posts(ctx: Context, services: Services, tx: Tx, entries: list[Entry],
-                 responses: dict[int, dict[str, Any]]) -> None:
-    posts = [e for e in entries if e.method == "POST"]
+def _rewrite_all(entries: list[Entry], resolve: Callable[[str], str | None]) -> None:
+    for entry in entries:
+        if entry.resource is not None and entry.method in ("POST", "PUT"):
+            rewrite_references(entry.resource, resolve)
+
+
+def _post_writes(ctx: Context, services: Services, entries: list[Entry]) -> list[PendingWrite]:
     writes = []
-    for entry in posts:
+    for entry in entries:
+        if entry.method != "POST":
+            continue
         assert entry.resource is not None
         try:
             validation.validate(entry.resource)
         except FhirError as exc:
             raise _locate(exc, entry) from None
         writes.append(pending(ctx, services, entry.resource, str(entry.resource["id"]), "POST", None))
-    for entry, record in zip(posts, tx.write(writes), strict=True):
-        responses[entry.index] = entry_ops.response(ctx, Result(201, record.body, record, True))
+    return writes
+
+
+class _NeedsDatabase(Exception):
+    """A conditional reference was met while preparing without the database."""
 
 
 def _locate(exc: FhirError, entry: Entry | None) -> FhirError:

@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import replace
 from typing import Any
 
 import orjson
@@ -68,3 +69,16 @@ def body_dict(record: VersionRecord) -> dict[str, Any]:
     assert record.body is not None
     parsed: dict[str, Any] = orjson.loads(record.body)
     return parsed
+
+
+def restamp(writes: list[PendingWrite], when: int) -> list[PendingWrite]:
+    """The writes with ``meta.lastUpdated`` moved to ``when``: writes prepared before the database
+    lock was taken get the time they are committed, so ``_since`` polling never misses them."""
+    new_text = to_instant(when).encode()
+    out = []
+    for w in writes:
+        body = w.body
+        if body is not None:
+            body = body.replace(to_instant(w.last_updated).encode(), new_text, 1)
+        out.append(replace(w, last_updated=when, body=body))
+    return out

@@ -118,12 +118,21 @@ idx_quantity = _index_table(
     Column("high", Float, nullable=False),
     Column("canonical_code", Text, nullable=True),
     Column("canonical_value", Float, nullable=True),
-    indexes=(("low",),),
+    Column("canonical_low", Float, nullable=True),
+    Column("canonical_high", Float, nullable=True),
+    indexes=(("low",), ("canonical_code", "canonical_low")),
 )
 idx_uri = _index_table(
     "idx_uri",
     Column("uri", Text, nullable=False),
     indexes=(("uri",),),
+)
+
+import_ledger = Table(
+    "import_ledger",
+    metadata,
+    Column("key", String(128), primary_key=True),
+    Column("imported_at", BigInteger, nullable=False),
 )
 
 INDEX_TABLES = (idx_token, idx_string, idx_reference, idx_date, idx_number, idx_quantity, idx_uri)

