@@ -62,3 +62,9 @@ def test_timing_spans_events_and_bounds() -> None:
         DateRow("date", micros("2020-01-02T00:00:00"), micros("2020-02-29T23:59:59.999999"))
     ]
     assert dates_from_timing("date", {"repeat": {"frequency": 2}}) == []
+
+
+def test_the_last_year_ends_at_date_max() -> None:
+    assert date_range("9999") == (micros("9999-01-01T00:00:00"), DATE_MAX)
+    assert date_range("9999-12") == (micros("9999-12-01T00:00:00"), DATE_MAX)
+    assert date_range("0001")[0] == DATE_MIN  # type: ignore[index]

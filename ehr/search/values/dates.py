@@ -42,13 +42,19 @@ def _offset_micros(tz: str | None) -> int:
     return sign * (int(tz[1:3]) * 3600 + int(tz[4:6]) * 60) * MICROS
 
 
+def _first_day_after(year: int, month: int | None) -> int:
+    """Ordinal of the day after the given year (or month); past 9999-12-31 when that is the end."""
+    if month is None or month == 12:
+        return date(year + 1, 1, 1).toordinal() if year < date.max.year else date.max.toordinal() + 1
+    return date(year, month + 1, 1).toordinal()
+
+
 def _date_only_range(year: int, month: str | None, day: str | None) -> tuple[int, int]:
     if month is None:
-        return _day_micros(date(year, 1, 1).toordinal()), _day_micros(date(year + 1, 1, 1).toordinal()) - 1
+        return _day_micros(date(year, 1, 1).toordinal()), _day_micros(_first_day_after(year, None)) - 1
     first = date(year, int(month), 1)
     if day is None:
-        after = date(year + 1, 1, 1) if first.month == 12 else date(year, first.month + 1, 1)
-        return _day_micros(first.toordinal()), _day_micros(after.toordinal()) - 1
+        return _day_micros(first.toordinal()), _day_micros(_first_day_after(year, first.month)) - 1
     start = date(year, int(month), int(day)).toordinal()
     return _day_micros(start), _day_micros(start + 1) - 1
 
