@@ -12,6 +12,7 @@ Spec: https://hl7.org/fhir/R4/search.html#date, https://hl7.org/fhir/R4/datatype
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping
 from datetime import date
@@ -59,8 +60,11 @@ def _date_only_range(year: int, month: str | None, day: str | None) -> tuple[int
     return _day_micros(start), _day_micros(start + 1) - 1
 
 
+@functools.lru_cache(maxsize=65_536)
 def date_range(text: str) -> tuple[int, int] | None:
-    """The [low, high] microsecond range a date/dateTime/instant string denotes, or None if invalid."""
+    """The [low, high] microsecond range a date/dateTime/instant string denotes, or None if invalid.
+
+    Cached: the same timestamp recurs across a resource's elements and a bundle's resources."""
     match = _DATETIME.fullmatch(text)
     if match is None:
         return None

@@ -11,6 +11,7 @@ Money is indexed with system ``urn:iso:std:iso:4217`` and its currency as code.
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections.abc import Mapping
@@ -67,6 +68,11 @@ def number_range(value: Any) -> tuple[float, float, float] | None:
     """(value, low, high) of a JSON number, from its precision; None for non-numbers."""
     if isinstance(value, bool) or not isinstance(value, int | float | Decimal | str):
         return None
+    return _number_range(value)
+
+
+@functools.lru_cache(maxsize=65_536, typed=True)
+def _number_range(value: int | float | Decimal | str) -> tuple[float, float, float] | None:
     try:
         number = Decimal(repr(value)) if isinstance(value, float) else Decimal(value)
     except InvalidOperation:
