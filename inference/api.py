@@ -21,8 +21,13 @@ from numpy.typing import NDArray
 from inference.service import InferenceService, LoadedModel
 
 SERVER_NAME, SERVER_VERSION = "ehr-service-inference", "1"
-DATATYPES = {"tensor(float)": "FP32", "tensor(double)": "FP64", "tensor(int64)": "INT64", "tensor(int32)": "INT32",
-             "tensor(bool)": "BOOL"}
+DATATYPES = {
+    "tensor(float)": "FP32",
+    "tensor(double)": "FP64",
+    "tensor(int64)": "INT64",
+    "tensor(int32)": "INT32",
+    "tensor(bool)": "BOOL",
+}
 NUMPY = {"FP32": np.float32, "FP64": np.float64, "INT64": np.int64, "INT32": np.int32, "BOOL": np.bool_}
 
 
@@ -42,11 +47,17 @@ def model_metadata(model: LoadedModel) -> dict[str, Any]:
     """Model metadata response object."""
     sess = model.session
     return {
-        "name": model.spec.name, "versions": [model.spec.version], "platform": "onnxruntime_onnx",
-        "inputs": [{"name": i.name, "datatype": DATATYPES.get(i.type, i.type), "shape": _shape(i.shape)}
-                   for i in sess.get_inputs()],
-        "outputs": [{"name": o.name, "datatype": DATATYPES.get(o.type, o.type), "shape": _shape(o.shape)}
-                    for o in sess.get_outputs()],
+        "name": model.spec.name,
+        "versions": [model.spec.version],
+        "platform": "onnxruntime_onnx",
+        "inputs": [
+            {"name": i.name, "datatype": DATATYPES.get(i.type, i.type), "shape": _shape(i.shape)}
+            for i in sess.get_inputs()
+        ],
+        "outputs": [
+            {"name": o.name, "datatype": DATATYPES.get(o.type, o.type), "shape": _shape(o.shape)}
+            for o in sess.get_outputs()
+        ],
         "parameters": {"execution_provider": model.provider, "sha256": model.spec.onnx_sha256},
     }
 
@@ -65,11 +76,14 @@ def decode_input(model: LoadedModel, request: dict[str, Any]) -> NDArray[Any]:
         raise ProtocolError(f"input datatype must be {expected}")
     shape = tensor.get("shape")
     model_shape = _shape(meta.shape)
-    if (not isinstance(shape, list) or len(shape) != len(model_shape)
-            or any(m not in (-1, s) for m, s in zip(model_shape, shape, strict=True))):
+    if (
+        not isinstance(shape, list)
+        or len(shape) != len(model_shape)
+        or any(m not in (-1, s) for m, s in zip(model_shape, shape, strict=True))
+    ):
         raise ProtocolError(f"input shape must match {model_shape} (-1 = any)")
     try:
-        array = np.asarray(tensor.get("data"), dtype=NUMPY[expected]).reshape(shape)
+        array: NDArray[Any] = np.asarray(tensor.get("data"), dtype=NUMPY[str(expected)]).reshape(shape)
     except (ValueError, TypeError) as exc:
         raise ProtocolError(f"input data does not fill shape {shape}: {exc}") from exc
     if shape[0] < 1:
@@ -77,15 +91,24 @@ def decode_input(model: LoadedModel, request: dict[str, Any]) -> NDArray[Any]:
     return array
 
 
-def encode_outputs(model: LoadedModel, outputs: dict[str, NDArray[Any]], wanted: list[str] | None) -> list[dict[str, Any]]:
+def encode_outputs(
+    model: LoadedModel, outputs: dict[str, NDArray[Any]], wanted: list[str] | None
+) -> list[dict[str, Any]]:
     """Response output tensors (all, or those the request named)."""
     names = wanted or list(outputs)
     unknown = [n for n in names if n not in outputs]
     if unknown:
         raise ProtocolError(f"unknown outputs {unknown}; the model has {list(outputs)}")
     types = {o.name: DATATYPES.get(o.type, o.type) for o in model.session.get_outputs()}
-    return [{"name": n, "datatype": types[n], "shape": list(outputs[n].shape),
-             "data": outputs[n].ravel().tolist()} for n in names]
+    return [
+        {
+            "name": n,
+            "datatype": types[n],
+            "shape": list(outputs[n].shape),
+            "data": outputs[n].ravel().tolist(),
+        }
+        for n in names
+    ]
 
 
 def build_router(service: InferenceService) -> APIRouter:
@@ -106,8 +129,15 @@ def build_router(service: InferenceService) -> APIRouter:
 
     def lookup(name: str, version: str | None) -> LoadedModel | JSONResponse:
         model = service.get(name, version)
-        return model if model is not None else _error(404, f"unknown model {name!r} version {version or 'latest'}; "
-                                                             "GET /v2/models/<name> for available models")
+        return (
+            model
+            if model is not None
+            else _error(
+                404,
+                f"unknown model {name!r} version {version or 'latest'}; "
+                "GET /v2/models/<name> for available models",
+            )
+        )
 
     @router.get("/models/{name}", response_model=None)
     @router.get("/models/{name}/versions/{version}", response_model=None)
@@ -134,8 +164,11 @@ def build_router(service: InferenceService) -> APIRouter:
             service.record(model, time.perf_counter() - start, ok=True)
             outputs = dict(zip(model.output_names, result, strict=True))
             wanted = [o["name"] for o in request.get("outputs", [])] or None
-            body = {"model_name": name, "model_version": model.spec.version,
-                    "outputs": encode_outputs(model, outputs, wanted)}
+            body = {
+                "model_name": name,
+                "model_version": model.spec.version,
+                "outputs": encode_outputs(model, outputs, wanted),
+            }
         except ProtocolError as exc:
             return _error(400, str(exc))
         if "id" in request:

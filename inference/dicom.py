@@ -27,7 +27,7 @@ import pydicom
 from numpy.typing import NDArray
 from pydicom.dataset import Dataset
 from pydicom.errors import InvalidDicomError
-from pydicom.pixels import apply_modality_lut
+from pydicom.pixels.processing import apply_modality_lut
 
 DCM_SYSTEM = "http://dicom.nema.org/resources/ontology/DCM"
 URN_SYSTEM = "urn:dicom:uid"
@@ -58,7 +58,9 @@ def read_dataset(source: bytes | Path) -> Dataset:
             return pydicom.dcmread(io.BytesIO(source))
         return pydicom.dcmread(source)
     except (InvalidDicomError, EOFError) as exc:
-        raise DicomError("not a DICOM Part 10 file; export it from the PACS with its file meta header") from exc
+        raise DicomError(
+            "not a DICOM Part 10 file; export it from the PACS with its file meta header"
+        ) from exc
 
 
 def patient_from_dataset(ds: Dataset) -> dict[str, Any]:
@@ -100,21 +102,31 @@ def _started(ds: Dataset) -> str | None:
 def study_from_dataset(ds: Dataset, patient_reference: str) -> dict[str, Any]:
     """An R4 ImagingStudy for this one instance (callers merge instances of the same study by identifier)."""
     modality = {"system": DCM_SYSTEM, "code": str(ds.get("Modality", "OT") or "OT")}
-    instance: dict[str, Any] = {"uid": str(ds.SOPInstanceUID),
-                                "sopClass": {"system": "urn:ietf:rfc:3986", "code": f"urn:oid:{ds.SOPClassUID}"}}
+    instance: dict[str, Any] = {
+        "uid": str(ds.SOPInstanceUID),
+        "sopClass": {"system": "urn:ietf:rfc:3986", "code": f"urn:oid:{ds.SOPClassUID}"},
+    }
     if ds.get("InstanceNumber") is not None:
         instance["number"] = int(ds.InstanceNumber)
-    series: dict[str, Any] = {"uid": str(ds.SeriesInstanceUID), "modality": modality, "numberOfInstances": 1,
-                              "instance": [instance]}
+    series: dict[str, Any] = {
+        "uid": str(ds.SeriesInstanceUID),
+        "modality": modality,
+        "numberOfInstances": 1,
+        "instance": [instance],
+    }
     if ds.get("SeriesNumber") is not None:
         series["number"] = int(ds.SeriesNumber)
     if ds.get("SeriesDescription"):
         series["description"] = str(ds.SeriesDescription)
     study: dict[str, Any] = {
-        "resourceType": "ImagingStudy", "status": "available",
+        "resourceType": "ImagingStudy",
+        "status": "available",
         "identifier": [{"system": URN_SYSTEM, "value": f"urn:oid:{ds.StudyInstanceUID}"}],
-        "subject": {"reference": patient_reference}, "modality": [modality],
-        "numberOfSeries": 1, "numberOfInstances": 1, "series": [series],
+        "subject": {"reference": patient_reference},
+        "modality": [modality],
+        "numberOfSeries": 1,
+        "numberOfInstances": 1,
+        "series": [series],
     }
     started = _started(ds)
     if started:
@@ -194,4 +206,4 @@ def resize_frames(frames: FloatFrames, size: tuple[int, int]) -> FloatFrames:
     fr, fc = (r - r0)[:, None], (c - c0)[None, :]
     top = frames[:, r0][:, :, c0] * (1 - fc) + frames[:, r0][:, :, c1] * fc
     bottom = frames[:, r1][:, :, c0] * (1 - fc) + frames[:, r1][:, :, c1] * fc
-    return (top * (1 - fr) + bottom * fr).astype(np.float32)
+    return np.asarray(top * (1 - fr) + bottom * fr, dtype=np.float32)

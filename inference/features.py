@@ -70,7 +70,12 @@ def parse_datetime(value: str | None) -> datetime | None:
 def effective(resource: Mapping[str, Any]) -> str | None:
     """``effectiveDateTime``, ``effectiveInstant`` or the end (else start) of ``effectivePeriod``."""
     period = resource.get("effectivePeriod") or {}
-    raw = resource.get("effectiveDateTime") or resource.get("effectiveInstant") or period.get("end") or period.get("start")
+    raw = (
+        resource.get("effectiveDateTime")
+        or resource.get("effectiveInstant")
+        or period.get("end")
+        or period.get("start")
+    )
     return str(raw) if raw else None
 
 
@@ -102,7 +107,9 @@ class Candidate:
     when: datetime | None
 
 
-def observation_candidates(observations: Sequence[Mapping[str, Any]], codes: Sequence[CodeRef]) -> list[Candidate]:
+def observation_candidates(
+    observations: Sequence[Mapping[str, Any]], codes: Sequence[CodeRef]
+) -> list[Candidate]:
     """Usable-status matches, most recent first (undated ones last)."""
     found = []
     for obs in observations:
@@ -127,16 +134,25 @@ def _describe(codes: Sequence[CodeRef]) -> str:
 def _timing_problem(spec: FeatureSpec, cand: Candidate, now: datetime) -> Problem | None:
     """Undated, future-dated or stale observations are not used."""
     if cand.when is None:
-        return Problem(spec.name, "invalid", f"latest {spec.name} Observation has no full effective date-time")
+        return Problem(
+            spec.name, "invalid", f"latest {spec.name} Observation has no full effective date-time"
+        )
     if cand.when > now + CLOCK_SKEW:
-        return Problem(spec.name, "invalid", f"latest {spec.name} Observation is dated in the future; correct its date")
+        return Problem(
+            spec.name, "invalid", f"latest {spec.name} Observation is dated in the future; correct its date"
+        )
     if spec.window_hours is not None and now - cand.when > timedelta(hours=spec.window_hours):
-        return Problem(spec.name, "stale", f"latest {spec.name} Observation is older than {spec.window_hours:g} h; "
-                                           "record a current value")
+        return Problem(
+            spec.name,
+            "stale",
+            f"latest {spec.name} Observation is older than {spec.window_hours:g} h; record a current value",
+        )
     return None
 
 
-def _quantity(spec: FeatureSpec, cand: Candidate, unit: str, bounds: tuple[float, float] | None) -> float | Problem:
+def _quantity(
+    spec: FeatureSpec, cand: Candidate, unit: str, bounds: tuple[float, float] | None
+) -> float | Problem:
     """The candidate's valueQuantity in ``unit``, range-checked."""
     qty = cand.node.get("valueQuantity")
     if qty is None or qty.get("value") is None:
@@ -149,15 +165,23 @@ def _quantity(spec: FeatureSpec, cand: Candidate, unit: str, bounds: tuple[float
     except UnitError as exc:
         return Problem(spec.name, "invalid", f"{spec.name}: {exc}")
     if bounds is not None and not bounds[0] <= value <= bounds[1]:
-        return Problem(spec.name, "implausible", f"{spec.name} is outside the plausible range "
-                                                 f"{bounds[0]:g}–{bounds[1]:g} {unit}; check and re-record it")
+        return Problem(
+            spec.name,
+            "implausible",
+            f"{spec.name} is outside the plausible range "
+            f"{bounds[0]:g}–{bounds[1]:g} {unit}; check and re-record it",
+        )
     return value
 
 
-def _latest(spec: FeatureSpec, observations: Sequence[Mapping[str, Any]], now: datetime) -> Candidate | Problem:
+def _latest(
+    spec: FeatureSpec, observations: Sequence[Mapping[str, Any]], now: datetime
+) -> Candidate | Problem:
     cands = observation_candidates(observations, spec.codes)
     if not cands:
-        return Problem(spec.name, "missing", f"no final Observation {_describe(spec.codes)} for {spec.name}; record one")
+        return Problem(
+            spec.name, "missing", f"no final Observation {_describe(spec.codes)} for {spec.name}; record one"
+        )
     return _timing_problem(spec, cands[0], now) or cands[0]
 
 
@@ -165,7 +189,9 @@ def _make_input(spec: FeatureSpec, cand: Candidate, value: float, unit: str | No
     return Input(spec.name, value, unit, display, effective(cand.observation), _ref(cand.observation))
 
 
-def extract_observation(spec: FeatureSpec, observations: Sequence[Mapping[str, Any]], now: datetime) -> Input | Problem:
+def extract_observation(
+    spec: FeatureSpec, observations: Sequence[Mapping[str, Any]], now: datetime
+) -> Input | Problem:
     """A numeric Observation feature in the model's unit."""
     cand = _latest(spec, observations, now)
     if isinstance(cand, Problem):
@@ -177,7 +203,9 @@ def extract_observation(spec: FeatureSpec, observations: Sequence[Mapping[str, A
     return _make_input(spec, cand, value, spec.unit, f"{value:g} {spec.unit}")
 
 
-def extract_flag(spec: FeatureSpec, observations: Sequence[Mapping[str, Any]], now: datetime) -> Input | Problem:
+def extract_flag(
+    spec: FeatureSpec, observations: Sequence[Mapping[str, Any]], now: datetime
+) -> Input | Problem:
     """1 when the latest matching quantity is above its code's threshold (e.g. FiO₂ > 21 %), else 0."""
     cand = _latest(spec, observations, now)
     if isinstance(cand, Problem):
@@ -187,10 +215,14 @@ def extract_flag(spec: FeatureSpec, observations: Sequence[Mapping[str, Any]], n
     if isinstance(value, Problem):
         return value
     flag = 1.0 if value > above else 0.0
-    return _make_input(spec, cand, flag, None, f"{value:g} {unit} ({'above' if flag else 'not above'} {above:g})")
+    return _make_input(
+        spec, cand, flag, None, f"{value:g} {unit} ({'above' if flag else 'not above'} {above:g})"
+    )
 
 
-def extract_coded(spec: FeatureSpec, observations: Sequence[Mapping[str, Any]], now: datetime) -> Input | Problem:
+def extract_coded(
+    spec: FeatureSpec, observations: Sequence[Mapping[str, Any]], now: datetime
+) -> Input | Problem:
     """A coded answer mapped through the feature's value map."""
     cand = _latest(spec, observations, now)
     if isinstance(cand, Problem):
@@ -199,8 +231,11 @@ def extract_coded(spec: FeatureSpec, observations: Sequence[Mapping[str, Any]], 
         key = f"{system}|{code}"
         if key in spec.value_map:
             return _make_input(spec, cand, spec.value_map[key], None, key)
-    return Problem(spec.name, "invalid", f"latest {spec.name} answer is not one of the model's codes "
-                                         f"({', '.join(spec.value_map)})")
+    return Problem(
+        spec.name,
+        "invalid",
+        f"latest {spec.name} answer is not one of the model's codes ({', '.join(spec.value_map)})",
+    )
 
 
 def extract_condition(spec: FeatureSpec, conditions: Sequence[Mapping[str, Any]], now: datetime) -> Input:
@@ -211,8 +246,14 @@ def extract_condition(spec: FeatureSpec, conditions: Sequence[Mapping[str, Any]]
         if verification & EXCLUDED_VERIFICATION or (onset is not None and onset > now + CLOCK_SKEW):
             continue
         if _matches(cond.get("code"), spec.codes):
-            return Input(spec.name, 1.0, None, "recorded", cond.get("recordedDate") or cond.get("onsetDateTime"),
-                         _ref(cond))
+            return Input(
+                spec.name,
+                1.0,
+                None,
+                "recorded",
+                cond.get("recordedDate") or cond.get("onsetDateTime"),
+                _ref(cond),
+            )
     return Input(spec.name, 0.0, None, "not recorded", None, None)
 
 
@@ -233,19 +274,32 @@ def extract_demographic(spec: FeatureSpec, patient: Mapping[str, Any], now: date
     if spec.source == "sex":
         gender = patient.get("gender")
         if gender not in ("male", "female"):
-            return Problem(spec.name, "invalid", "the model was trained on recorded male/female sex only; "
-                                                 "Patient.gender is missing, other or unknown")
+            return Problem(
+                spec.name,
+                "invalid",
+                "the model was trained on recorded male/female sex only; "
+                "Patient.gender is missing, other or unknown",
+            )
         return Input(spec.name, 1.0 if gender == "female" else 0.0, None, str(gender), None, ref)
     age = age_years(str(patient.get("birthDate", "")), now)
     if age is None:
         return Problem(spec.name, "missing", "Patient.birthDate with at least year and month is required")
     if spec.range is not None and not spec.range[0] <= age <= spec.range[1]:
-        return Problem(spec.name, "ineligible", f"age is outside the model's range {spec.range[0]:g}–{spec.range[1]:g} years")
+        return Problem(
+            spec.name,
+            "ineligible",
+            f"age is outside the model's range {spec.range[0]:g}–{spec.range[1]:g} years",
+        )
     return Input(spec.name, age, "a", f"{age:g} a", patient.get("birthDate"), ref)
 
 
-def extract(spec: FeatureSpec, patient: Mapping[str, Any], observations: Sequence[Mapping[str, Any]],
-            conditions: Sequence[Mapping[str, Any]], now: datetime) -> Input | Problem:
+def extract(
+    spec: FeatureSpec,
+    patient: Mapping[str, Any],
+    observations: Sequence[Mapping[str, Any]],
+    conditions: Sequence[Mapping[str, Any]],
+    now: datetime,
+) -> Input | Problem:
     """Dispatch on the feature's source."""
     match spec.source:
         case "age" | "sex":

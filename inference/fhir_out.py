@@ -24,13 +24,21 @@ CANONICAL = "https://ehr-service.example/fhir"
 INPUT_EXT = f"{CANONICAL}/StructureDefinition/ai-input"
 SCORE_EXT = f"{CANONICAL}/StructureDefinition/ai-score"
 MODEL_ID_SYSTEM = f"{CANONICAL}/model-sha256"
-AIAST = {"system": "http://terminology.hl7.org/CodeSystem/v3-ObservationValue", "code": "AIAST",
-         "display": "Artificial Intelligence asserted"}
+AIAST = {
+    "system": "http://terminology.hl7.org/CodeSystem/v3-ObservationValue",
+    "code": "AIAST",
+    "display": "Artificial Intelligence asserted",
+}
 RISK_PROBABILITY = "http://terminology.hl7.org/CodeSystem/risk-probability"
 UCUM = "http://unitsofmeasure.org"
 _NS = uuid.UUID("6f1c1f5e-2b7a-4f1e-9a59-0c3f4e1d2a10")
-_ISSUE_CODE = {"missing": "not-found", "stale": "expired", "implausible": "value", "invalid": "invalid",
-               "ineligible": "business-rule"}
+_ISSUE_CODE = {
+    "missing": "not-found",
+    "stale": "expired",
+    "implausible": "value",
+    "invalid": "invalid",
+    "ineligible": "business-rule",
+}
 
 
 def stable_id(*parts: str) -> str:
@@ -51,11 +59,17 @@ def instant(now: datetime) -> str:
 def device(spec: ModelSpec) -> dict[str, Any]:
     """The model as a software Device (one per model version)."""
     return {
-        "resourceType": "Device", "id": stable_id("Device", spec.name, spec.version),
+        "resourceType": "Device",
+        "id": stable_id("Device", spec.name, spec.version),
         "identifier": [{"system": MODEL_ID_SYSTEM, "value": spec.onnx_sha256}],
-        "status": "active", "manufacturer": "ehr-service",
-        "deviceName": [{"name": spec.title, "type": "user-friendly-name"}, {"name": spec.name, "type": "model-name"}],
-        "modelNumber": spec.name, "version": [{"value": spec.version}],
+        "status": "active",
+        "manufacturer": "ehr-service",
+        "deviceName": [
+            {"name": spec.title, "type": "user-friendly-name"},
+            {"name": spec.name, "type": "model-name"},
+        ],
+        "modelNumber": spec.name,
+        "version": [{"value": spec.version}],
         "type": {"text": "AI/ML software model (ONNX)"},
         "note": [{"text": f"Model card: models/{spec.name}/{spec.version}/card.md"}],
     }
@@ -64,8 +78,17 @@ def device(spec: ModelSpec) -> dict[str, Any]:
 def _input_extension(item: Input, contribution: float | None) -> dict[str, Any]:
     parts: list[dict[str, Any]] = [{"url": "feature", "valueString": item.feature}]
     if item.unit is not None:
-        parts.append({"url": "value", "valueQuantity": {"value": round(item.value, 4), "unit": item.unit,
-                                                         "system": UCUM, "code": item.unit}})
+        parts.append(
+            {
+                "url": "value",
+                "valueQuantity": {
+                    "value": round(item.value, 4),
+                    "unit": item.unit,
+                    "system": UCUM,
+                    "code": item.unit,
+                },
+            }
+        )
     else:
         parts.append({"url": "value", "valueDecimal": round(item.value, 4)})
     parts.append({"url": "display", "valueString": item.display})
@@ -85,32 +108,50 @@ def _basis(patient_ref: str, inputs: Sequence[Input]) -> list[dict[str, str]]:
 
 
 def _narrative_note(spec: ModelSpec, inputs: Sequence[Input], contributions: Sequence[float]) -> str:
-    rows = [f"{i.feature} = {i.display}{f' ({i.date})' if i.date else ''}: {c:+.3f}"
-            for i, c in zip(inputs, contributions, strict=True)]
+    rows = [
+        f"{i.feature} = {i.display}{f' ({i.date})' if i.date else ''}: {c:+.3f}"
+        for i, c in zip(inputs, contributions, strict=True)
+    ]
     return f"Contributions in {spec.contribution_unit}: " + "; ".join(rows)
 
 
-def risk_assessment(spec: ModelSpec, patient_ref: str, now: datetime, inputs: Sequence[Input],
-                    contributions: Sequence[float], probability: float | None,
-                    qualitative: tuple[str, str] | None, score: float | None) -> dict[str, Any]:
+def risk_assessment(
+    spec: ModelSpec,
+    patient_ref: str,
+    now: datetime,
+    inputs: Sequence[Input],
+    contributions: Sequence[float],
+    probability: float | None,
+    qualitative: tuple[str, str] | None,
+    score: float | None,
+) -> dict[str, Any]:
     """A RiskAssessment whose basis and extensions carry every input and its contribution."""
     prediction: dict[str, Any] = {"outcome": dict(spec.outcome)}
     if probability is not None:
         prediction["probabilityDecimal"] = round(probability, 4)
     if qualitative is not None:
-        prediction["qualitativeRisk"] = {"coding": [{"system": RISK_PROBABILITY, "code": qualitative[0]}],
-                                         "text": qualitative[1]}
+        prediction["qualitativeRisk"] = {
+            "coding": [{"system": RISK_PROBABILITY, "code": qualitative[0]}],
+            "text": qualitative[1],
+        }
     if spec.horizon_days is not None:
-        prediction["whenPeriod"] = {"start": instant(now), "end": instant(now + timedelta(days=spec.horizon_days))}
+        prediction["whenPeriod"] = {
+            "start": instant(now),
+            "end": instant(now + timedelta(days=spec.horizon_days)),
+        }
     if score is not None:
         prediction["rationale"] = f"{spec.title}: {score:g}"
     resource: dict[str, Any] = {
-        "resourceType": "RiskAssessment", "id": stable_id(patient_ref, spec.name, spec.version, instant(now)),
-        "meta": {"security": [AIAST]}, "status": "preliminary",
+        "resourceType": "RiskAssessment",
+        "id": stable_id(patient_ref, spec.name, spec.version, instant(now)),
+        "meta": {"security": [AIAST]},
+        "status": "preliminary",
         "method": {"text": f"{spec.title} ({spec.name} v{spec.version})"},
-        "subject": {"reference": patient_ref}, "occurrenceDateTime": instant(now),
+        "subject": {"reference": patient_ref},
+        "occurrenceDateTime": instant(now),
         "performer": {"reference": urn(device(spec)), "display": f"{spec.name} v{spec.version}"},
-        "basis": _basis(patient_ref, inputs), "prediction": [prediction],
+        "basis": _basis(patient_ref, inputs),
+        "prediction": [prediction],
         "note": [{"text": _narrative_note(spec, inputs, contributions)}],
         "extension": [_input_extension(i, c) for i, c in zip(inputs, contributions, strict=True)],
     }
@@ -119,51 +160,95 @@ def risk_assessment(spec: ModelSpec, patient_ref: str, now: datetime, inputs: Se
     return resource
 
 
-def provenance(spec: ModelSpec, targets: Sequence[Mapping[str, Any]], sources: Sequence[str],
-               now: datetime) -> dict[str, Any]:
+def provenance(
+    spec: ModelSpec, targets: Sequence[Mapping[str, Any]], sources: Sequence[str], now: datetime
+) -> dict[str, Any]:
     """Provenance for AI output: the model Device is the author agent; inputs are source entities."""
     return {
-        "resourceType": "Provenance", "id": stable_id("Provenance", *[str(t["id"]) for t in targets]),
-        "target": [{"reference": urn(t)} for t in targets], "recorded": instant(now), "occurredDateTime": instant(now),
-        "activity": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v3-DataOperation", "code": "CREATE"}]},
-        "agent": [{"type": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/provenance-participant-type",
-                                        "code": "author"}]},
-                   "who": {"reference": urn(device(spec)), "display": f"{spec.name} v{spec.version}"}}],
+        "resourceType": "Provenance",
+        "id": stable_id("Provenance", *[str(t["id"]) for t in targets]),
+        "target": [{"reference": urn(t)} for t in targets],
+        "recorded": instant(now),
+        "occurredDateTime": instant(now),
+        "activity": {
+            "coding": [{"system": "http://terminology.hl7.org/CodeSystem/v3-DataOperation", "code": "CREATE"}]
+        },
+        "agent": [
+            {
+                "type": {
+                    "coding": [
+                        {
+                            "system": "http://terminology.hl7.org/CodeSystem/provenance-participant-type",
+                            "code": "author",
+                        }
+                    ]
+                },
+                "who": {"reference": urn(device(spec)), "display": f"{spec.name} v{spec.version}"},
+            }
+        ],
         "entity": [{"role": "source", "what": {"reference": s}} for s in dict.fromkeys(sources)],
     }
 
 
-def not_computed(spec: ModelSpec, problems: Sequence[Problem], patient_ref: str, now: datetime) -> dict[str, Any]:
+def not_computed(
+    spec: ModelSpec, problems: Sequence[Problem], patient_ref: str, now: datetime
+) -> dict[str, Any]:
     """OperationOutcome explaining why a model's suggestion was not computed (one issue per problem)."""
     return {
-        "resourceType": "OperationOutcome", "id": stable_id("OperationOutcome", patient_ref, spec.name, instant(now)),
-        "issue": [{"severity": "warning", "code": _ISSUE_CODE[p.kind],
-                   "details": {"coding": [{"system": f"{CANONICAL}/CodeSystem/ai-input-problem", "code": p.kind}],
-                               "text": f"{spec.name} v{spec.version} not computed: {p.reason}"},
-                   "expression": [p.feature]} for p in problems],
+        "resourceType": "OperationOutcome",
+        "id": stable_id("OperationOutcome", patient_ref, spec.name, instant(now)),
+        "issue": [
+            {
+                "severity": "warning",
+                "code": _ISSUE_CODE[p.kind],
+                "details": {
+                    "coding": [{"system": f"{CANONICAL}/CodeSystem/ai-input-problem", "code": p.kind}],
+                    "text": f"{spec.name} v{spec.version} not computed: {p.reason}",
+                },
+                "expression": [p.feature],
+            }
+            for p in problems
+        ],
     }
 
 
-def imaging_report(spec: ModelSpec, patient_ref: str, study_ref: str, now: datetime,
-                   probability: float, frames: int) -> tuple[dict[str, Any], dict[str, Any]]:
+def imaging_report(
+    spec: ModelSpec, patient_ref: str, study_ref: str, now: datetime, probability: float, frames: int
+) -> tuple[dict[str, Any], dict[str, Any]]:
     """(DiagnosticReport, Observation) for an image model result (status preliminary, AI-labelled)."""
     oid = stable_id("Observation", study_ref, spec.name, spec.version, instant(now))
     observation = {
-        "resourceType": "Observation", "id": oid, "meta": {"security": [AIAST]}, "status": "preliminary",
-        "code": {"text": str(spec.outcome.get("text", spec.title))}, "subject": {"reference": patient_ref},
+        "resourceType": "Observation",
+        "id": oid,
+        "meta": {"security": [AIAST]},
+        "status": "preliminary",
+        "code": {"text": str(spec.outcome.get("text", spec.title))},
+        "subject": {"reference": patient_ref},
         "effectiveDateTime": instant(now),
         "valueQuantity": {"value": round(probability, 4), "unit": "probability", "system": UCUM, "code": "1"},
-        "device": {"reference": urn(device(spec))}, "derivedFrom": [{"reference": study_ref}],
+        "device": {"reference": urn(device(spec))},
+        "derivedFrom": [{"reference": study_ref}],
         "note": [{"text": f"Maximum over {frames} frame(s). See models/{spec.name}/{spec.version}/card.md."}],
     }
     report = {
-        "resourceType": "DiagnosticReport", "id": stable_id("DiagnosticReport", oid), "meta": {"security": [AIAST]},
+        "resourceType": "DiagnosticReport",
+        "id": stable_id("DiagnosticReport", oid),
+        "meta": {"security": [AIAST]},
         "status": "preliminary",
-        "category": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v2-0074", "code": "RAD"}]}],
-        "code": {"coding": [{"system": "http://loinc.org", "code": "18748-4", "display": "Diagnostic imaging study"}],
-                 "text": spec.title},
-        "subject": {"reference": patient_ref}, "effectiveDateTime": instant(now), "issued": instant(now),
-        "imagingStudy": [{"reference": study_ref}], "result": [{"reference": urn(observation)}],
+        "category": [
+            {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v2-0074", "code": "RAD"}]}
+        ],
+        "code": {
+            "coding": [
+                {"system": "http://loinc.org", "code": "18748-4", "display": "Diagnostic imaging study"}
+            ],
+            "text": spec.title,
+        },
+        "subject": {"reference": patient_ref},
+        "effectiveDateTime": instant(now),
+        "issued": instant(now),
+        "imagingStudy": [{"reference": study_ref}],
+        "result": [{"reference": urn(observation)}],
         "conclusion": f"{spec.title}: probability {probability:.3f} (AI output, not reviewed).",
     }
     return report, observation
@@ -171,5 +256,10 @@ def imaging_report(spec: ModelSpec, patient_ref: str, study_ref: str, now: datet
 
 def bundle(resources: Sequence[Mapping[str, Any]], now: datetime, key: str) -> dict[str, Any]:
     """A ``collection`` Bundle; every entry's fullUrl is its ``urn:uuid:``."""
-    return {"resourceType": "Bundle", "id": stable_id("Bundle", key, instant(now)), "type": "collection",
-            "timestamp": instant(now), "entry": [{"fullUrl": urn(r), "resource": dict(r)} for r in resources]}
+    return {
+        "resourceType": "Bundle",
+        "id": stable_id("Bundle", key, instant(now)),
+        "type": "collection",
+        "timestamp": instant(now),
+        "entry": [{"fullUrl": urn(r), "resource": dict(r)} for r in resources],
+    }

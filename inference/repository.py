@@ -114,8 +114,10 @@ def verify_checksums(folder: Path) -> dict[str, str]:
             raise ModelRepositoryError(f"{folder}: {name} missing or not listed in SHA256SUMS")
         actual = hashlib.sha256(path.read_bytes()).hexdigest()
         if actual != listed[name]:
-            raise ModelRepositoryError(f"{folder}/{name}: SHA-256 mismatch; the file changed after the model was "
-                                       "built — restore it from git or re-run the training script")
+            raise ModelRepositoryError(
+                f"{folder}/{name}: SHA-256 mismatch; the file changed after the model was "
+                "built — restore it from git or re-run the training script"
+            )
     return listed
 
 
@@ -123,11 +125,24 @@ def _feature(raw: Mapping[str, Any]) -> FeatureSpec:
     """Parse one feature entry of model.json."""
     if raw.get("source") not in get_args(Source):
         raise ModelRepositoryError(f"feature {raw.get('name')!r}: unknown source {raw.get('source')!r}")
-    codes = tuple(CodeRef(c["system"], c["code"], bool(c.get("prefix", False)), c.get("unit"), c.get("above"),
-                          tuple(c["range"]) if "range" in c else None) for c in raw.get("codes", []))
+    codes = tuple(
+        CodeRef(
+            c["system"],
+            c["code"],
+            bool(c.get("prefix", False)),
+            c.get("unit"),
+            c.get("above"),
+            tuple(c["range"]) if "range" in c else None,
+        )
+        for c in raw.get("codes", [])
+    )
     return FeatureSpec(
-        name=raw["name"], source=raw["source"], codes=codes, unit=raw.get("unit"),
-        window_hours=raw.get("window_hours"), range=tuple(raw["range"]) if "range" in raw else None,
+        name=raw["name"],
+        source=raw["source"],
+        codes=codes,
+        unit=raw.get("unit"),
+        window_hours=raw.get("window_hours"),
+        range=tuple(raw["range"]) if "range" in raw else None,
         value_map=MappingProxyType({k: float(v) for k, v in raw.get("value_map", {}).items()}),
     )
 
@@ -137,7 +152,9 @@ def _image(raw: Mapping[str, Any] | None) -> ImageSpec | None:
     if raw is None:
         return None
     window = Window(float(raw["window"]["center"]), float(raw["window"]["width"]))
-    return ImageSpec(tuple(raw["modalities"]), window, (int(raw["size"][0]), int(raw["size"][1])), raw["input"])
+    return ImageSpec(
+        tuple(raw["modalities"]), window, (int(raw["size"][0]), int(raw["size"][1])), raw["input"]
+    )
 
 
 def load_model_folder(folder: Path) -> ModelSpec:
@@ -147,24 +164,35 @@ def load_model_folder(folder: Path) -> ModelSpec:
         raw = json.loads((folder / "model.json").read_text())
         prediction = raw.get("prediction", {})
         spec = ModelSpec(
-            name=raw["name"], version=str(raw["version"]), kind=raw["kind"], title=raw["title"], folder=folder,
-            onnx_sha256=digests["model.onnx"], outputs=MappingProxyType(dict(raw["outputs"])),
+            name=raw["name"],
+            version=str(raw["version"]),
+            kind=raw["kind"],
+            title=raw["title"],
+            folder=folder,
+            onnx_sha256=digests["model.onnx"],
+            outputs=MappingProxyType(dict(raw["outputs"])),
             outcome=MappingProxyType(dict(prediction.get("outcome", {}))),
             features=tuple(_feature(f) for f in raw.get("features", [])),
             eligibility=_feature(raw["eligibility"]) if "eligibility" in raw else None,
-            contribution_unit=raw.get("contribution_unit", ""), horizon_days=prediction.get("horizon_days"),
+            contribution_unit=raw.get("contribution_unit", ""),
+            horizon_days=prediction.get("horizon_days"),
             risk_rule=MappingProxyType(dict(raw["risk_rule"])) if "risk_rule" in raw else None,
-            reference_input=tuple(float(v) for v in raw.get("reference_input", [])), image=_image(raw.get("image")),
+            reference_input=tuple(float(v) for v in raw.get("reference_input", [])),
+            image=_image(raw.get("image")),
         )
     except (KeyError, TypeError, ValueError) as exc:
-        raise ModelRepositoryError(f"{folder}/model.json: malformed spec ({exc}); re-run the training script") from exc
+        raise ModelRepositoryError(
+            f"{folder}/model.json: malformed spec ({exc}); re-run the training script"
+        ) from exc
     if (spec.name, spec.version) != (folder.parent.name, folder.name):
-        raise ModelRepositoryError(f"{folder}: model.json names {spec.name}/{spec.version}; the folder must match")
+        raise ModelRepositoryError(
+            f"{folder}: model.json names {spec.name}/{spec.version}; the folder must match"
+        )
     return spec
 
 
 def discover(models_dir: Path) -> list[ModelSpec]:
-    """Every verified model folder under ``models_dir`` (folders with a ``model.json``), sorted by name, version."""
+    """Every verified model folder under ``models_dir`` (those with a ``model.json``), sorted."""
     folders = sorted(p.parent for p in models_dir.glob("*/*/model.json"))
     if not folders:
         raise ModelRepositoryError(f"{models_dir}: no models/<name>/<version>/model.json found")

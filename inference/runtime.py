@@ -45,8 +45,10 @@ def select_providers(require_gpu: bool, available: Sequence[str] | None = None) 
         return [CUDA, CPU]
     if require_gpu:
         raise GpuUnavailableError(
-            f"--require-gpu: onnxruntime {ort.__version__} offers {offered}, no {CUDA}. Install the 'gpu' extra "
-            "(onnxruntime-gpu) instead of 'cpu' on a host with an NVIDIA GPU, or drop --require-gpu.")
+            f"--require-gpu: onnxruntime {ort.__version__} offers {offered}, no {CUDA}. "
+            "Install the 'gpu' extra "
+            "(onnxruntime-gpu) instead of 'cpu' on a host with an NVIDIA GPU, or drop --require-gpu."
+        )
     return [CPU]
 
 
@@ -61,13 +63,18 @@ def session_options(intra_op_threads: int) -> ort.SessionOptions:
     return opts
 
 
-def build_session(model_bytes: bytes, providers: list[str], require_gpu: bool,
-                  intra_op_threads: int) -> ort.InferenceSession:
+def build_session(
+    model_bytes: bytes, providers: list[str], require_gpu: bool, intra_op_threads: int
+) -> ort.InferenceSession:
     """One session; verifies it actually runs on CUDA when a GPU is required."""
-    session = ort.InferenceSession(model_bytes, sess_options=session_options(intra_op_threads), providers=providers)
+    session = ort.InferenceSession(
+        model_bytes, sess_options=session_options(intra_op_threads), providers=providers
+    )
     if require_gpu and session.get_providers()[0] != CUDA:
-        raise GpuUnavailableError(f"--require-gpu: the session fell back to {session.get_providers()[0]}; "
-                                  "check the NVIDIA driver and CUDA/cuDNN libraries onnxruntime-gpu needs")
+        raise GpuUnavailableError(
+            f"--require-gpu: the session fell back to {session.get_providers()[0]}; "
+            "check the NVIDIA driver and CUDA/cuDNN libraries onnxruntime-gpu needs"
+        )
     return session
 
 
@@ -84,8 +91,14 @@ BatchObserver = Callable[[int, float], None]
 class MicroBatcher:
     """Dynamic batching for one session (see the module docstring)."""
 
-    def __init__(self, run: Callable[[NDArray[Any]], Outputs], max_batch: int, max_delay_s: float,
-                 observe: BatchObserver, name: str) -> None:
+    def __init__(
+        self,
+        run: Callable[[NDArray[Any]], Outputs],
+        max_batch: int,
+        max_delay_s: float,
+        observe: BatchObserver,
+        name: str,
+    ) -> None:
         self._run, self._max_batch, self._max_delay = run, max_batch, max_delay_s
         self._observe = observe
         self._queue: queue.Queue[_Request | None] = queue.Queue()
@@ -133,7 +146,7 @@ class MicroBatcher:
         self._observe(sum(len(r.x) for r in batch), time.monotonic() - batch[0].enqueued)
         try:
             outputs = self._run(np.concatenate([r.x for r in batch]))
-        except Exception as exc:  # noqa: BLE001 - delivered to every waiting caller
+        except Exception as exc:
             for r in batch:
                 r.future.set_exception(exc)
             return

@@ -51,13 +51,23 @@ class InferenceService:
 
     def __init__(self, models: dict[tuple[str, str], LoadedModel], metrics: InferenceMetrics) -> None:
         self.models, self.metrics = models, metrics
-        self.latest = {name: max((m for (n, _), m in models.items() if n == name),
-                                 key=lambda m: tuple(int(p) for p in m.spec.version.split(".")))
-                       for name, _ in models}
+        self.latest = {
+            name: max(
+                (m for (n, _), m in models.items() if n == name),
+                key=lambda m: tuple(int(p) for p in m.spec.version.split(".")),
+            )
+            for name, _ in models
+        }
 
     @classmethod
-    def start(cls, models_dir: Path, require_gpu: bool = False, intra_op_threads: int = DEFAULT_THREADS,
-              max_batch: int = 64, max_delay_ms: float = 2.0) -> InferenceService:
+    def start(
+        cls,
+        models_dir: Path,
+        require_gpu: bool = False,
+        intra_op_threads: int = DEFAULT_THREADS,
+        max_batch: int = 64,
+        max_delay_ms: float = 2.0,
+    ) -> InferenceService:
         """Verify every model folder, build one session each, warm it up, start its batcher.
 
         Raises :class:`inference.repository.ModelRepositoryError` or
@@ -69,7 +79,9 @@ class InferenceService:
         try:
             for spec in discover(models_dir):
                 session = build_session(spec.onnx_path.read_bytes(), providers, require_gpu, intra_op_threads)
-                models[(spec.name, spec.version)] = _load(spec, session, metrics, max_batch, max_delay_ms / 1000)
+                models[(spec.name, spec.version)] = _load(
+                    spec, session, metrics, max_batch, max_delay_ms / 1000
+                )
         except Exception:
             for m in models.values():
                 m.batcher.close()
@@ -86,8 +98,9 @@ class InferenceService:
         """A model by name and version (latest when ``version`` is None)."""
         return self.latest.get(name) if version is None else self.models.get((name, version))
 
-    def suggest(self, patient: Mapping[str, Any], resources: Sequence[Mapping[str, Any]],
-                now: datetime) -> dict[str, Any]:
+    def suggest(
+        self, patient: Mapping[str, Any], resources: Sequence[Mapping[str, Any]], now: datetime
+    ) -> dict[str, Any]:
         """Run every tabular model on the patient's record; see the module docstring."""
         patient_ref = f"Patient/{patient.get('id', 'unknown')}"
         observations = [r for r in resources if r.get("resourceType") == "Observation"]
@@ -99,9 +112,15 @@ class InferenceService:
             out += self._suggest_one(model, patient, patient_ref, observations, conditions, now)
         return fhir_out.bundle(out, now, patient_ref)
 
-    def _suggest_one(self, model: LoadedModel, patient: Mapping[str, Any], patient_ref: str,
-                     observations: Sequence[Mapping[str, Any]], conditions: Sequence[Mapping[str, Any]],
-                     now: datetime) -> list[dict[str, Any]]:
+    def _suggest_one(
+        self,
+        model: LoadedModel,
+        patient: Mapping[str, Any],
+        patient_ref: str,
+        observations: Sequence[Mapping[str, Any]],
+        conditions: Sequence[Mapping[str, Any]],
+        now: datetime,
+    ) -> list[dict[str, Any]]:
         spec = model.spec
         problems = eligibility_problems(spec, patient, conditions, now)
         results = [extract(f, patient, observations, conditions, now) for f in spec.features]
@@ -114,10 +133,20 @@ class InferenceService:
         inputs = [r for r in results if isinstance(r, Input)]
         outputs = self.timed(model, np.array([[i.value for i in inputs]], dtype=np.float32))
         contributions = [float(c) for c in outputs[spec.outputs["contributions"]][0]]
-        probability = float(outputs[spec.outputs["probability"]][0, 0]) if "probability" in spec.outputs else None
+        probability = (
+            float(outputs[spec.outputs["probability"]][0, 0]) if "probability" in spec.outputs else None
+        )
         score = float(outputs[spec.outputs["score"]][0, 0]) if "score" in spec.outputs else None
-        risk = fhir_out.risk_assessment(spec, patient_ref, now, inputs, contributions, probability,
-                                        qualitative_risk(spec, score, contributions), score)
+        risk = fhir_out.risk_assessment(
+            spec,
+            patient_ref,
+            now,
+            inputs,
+            contributions,
+            probability,
+            qualitative_risk(spec, score, contributions),
+            score,
+        )
         prov = fhir_out.provenance(spec, [risk], [patient_ref] + [i.source for i in inputs if i.source], now)
         self.metrics.suggestions.labels(spec.name, "computed").inc()
         return [risk, prov, fhir_out.device(spec)]
@@ -140,8 +169,14 @@ class InferenceService:
         if ok:
             self.metrics.latency.labels(*labels).observe(seconds)
 
-    def assess_image(self, patient: Mapping[str, Any], study_ref: str, ds: Dataset, now: datetime,
-                     model_name: str = "ct-phantom-lesion") -> dict[str, Any]:
+    def assess_image(
+        self,
+        patient: Mapping[str, Any],
+        study_ref: str,
+        ds: Dataset,
+        now: datetime,
+        model_name: str = "ct-phantom-lesion",
+    ) -> dict[str, Any]:
         """Score a DICOM dataset with an image model; OperationOutcome when the image is not eligible."""
         model = self.get(model_name)
         if model is None or model.spec.image is None:
@@ -151,21 +186,26 @@ class InferenceService:
         modality = str(ds.get("Modality", ""))
         try:
             if modality not in image.modalities:
-                raise DicomError(f"modality {modality or 'unknown'} is not one of {', '.join(image.modalities)}")
+                raise DicomError(
+                    f"modality {modality or 'unknown'} is not one of {', '.join(image.modalities)}"
+                )
             frames = resize_frames(frames_from_dataset(ds, image.window), image.size)[:, np.newaxis]
         except DicomError as exc:
             problem = Problem("image", "ineligible", str(exc))
             self.metrics.suggestions.labels(spec.name, "not_computed").inc()
             return fhir_out.bundle([fhir_out.not_computed(spec, [problem], patient_ref, now)], now, study_ref)
         probs = self.timed(model, frames)[spec.outputs["probability"]][:, 0]
-        report, obs = fhir_out.imaging_report(spec, patient_ref, study_ref, now, float(probs.max()), len(frames))
+        report, obs = fhir_out.imaging_report(
+            spec, patient_ref, study_ref, now, float(probs.max()), len(frames)
+        )
         prov = fhir_out.provenance(spec, [report, obs], [study_ref], now)
         self.metrics.suggestions.labels(spec.name, "computed").inc()
         return fhir_out.bundle([report, obs, prov, fhir_out.device(spec)], now, study_ref)
 
 
-def eligibility_problems(spec: ModelSpec, patient: Mapping[str, Any], conditions: Sequence[Mapping[str, Any]],
-                         now: datetime) -> list[Problem]:
+def eligibility_problems(
+    spec: ModelSpec, patient: Mapping[str, Any], conditions: Sequence[Mapping[str, Any]], now: datetime
+) -> list[Problem]:
     """Patient-level refusals: deceased, or the model's eligibility Condition is absent."""
     problems = []
     if patient.get("deceasedBoolean") or patient.get("deceasedDateTime"):
@@ -173,14 +213,20 @@ def eligibility_problems(spec: ModelSpec, patient: Mapping[str, Any], conditions
     if spec.eligibility is not None:
         found = extract(spec.eligibility, patient, [], conditions, now)
         if isinstance(found, Input) and found.value == 0.0:
-            problems.append(Problem(spec.eligibility.name, "ineligible",
-                                    f"the model applies only to patients with a recorded {spec.eligibility.name} "
-                                    "Condition"))
+            problems.append(
+                Problem(
+                    spec.eligibility.name,
+                    "ineligible",
+                    f"the model applies only to patients with a recorded {spec.eligibility.name} Condition",
+                )
+            )
     return problems
 
 
-def qualitative_risk(spec: ModelSpec, score: float | None, contributions: Sequence[float]) -> tuple[str, str] | None:
-    """NEWS2 clinical risk (RCP 2017, chart 2): bands by aggregate score; any single 3 is at least low–medium."""
+def qualitative_risk(
+    spec: ModelSpec, score: float | None, contributions: Sequence[float]
+) -> tuple[str, str] | None:
+    """NEWS2 clinical risk (RCP 2017, chart 2): bands by aggregate score; a single 3 is low–medium."""
     rule = spec.risk_rule
     if rule is None or score is None:
         return None
@@ -194,8 +240,13 @@ def qualitative_risk(spec: ModelSpec, score: float | None, contributions: Sequen
     return code, text
 
 
-def _load(spec: ModelSpec, session: ort.InferenceSession, metrics: InferenceMetrics, max_batch: int,
-          max_delay_s: float) -> LoadedModel:
+def _load(
+    spec: ModelSpec,
+    session: ort.InferenceSession,
+    metrics: InferenceMetrics,
+    max_batch: int,
+    max_delay_s: float,
+) -> LoadedModel:
     """Warm the session up (first run allocates and optimises), then wrap it in a batcher."""
     input_name = session.get_inputs()[0].name
     output_names = [o.name for o in session.get_outputs()]

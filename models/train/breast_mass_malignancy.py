@@ -1,4 +1,6 @@
-"""Train the breast-mass malignancy model on WDBC (scikit-learn) and write ``models/breast-mass-malignancy/1``.
+"""Train the breast-mass malignancy model on WDBC (scikit-learn).
+
+Writes ``models/breast-mass-malignancy/1``.
 
 Data: Breast Cancer Wisconsin (Diagnostic), shipped inside scikit-learn (``load_breast_cancer``); Street,
 Wolberg & Mangasarian, *Nuclear feature extraction for breast tumor diagnosis*, SPIE 1905 (1993).
@@ -40,8 +42,14 @@ COLUMNS: list[tuple[str, str, tuple[float, float]]] = [
 
 def feature_spec(code: str, bounds: tuple[float, float]) -> dict[str, Any]:
     """model.json entry: an Observation in this project's FNA feature code system, dimensionless."""
-    return {"name": code.replace("-", "_"), "source": "observation", "codes": [{"system": CODE_SYSTEM, "code": code}],
-            "unit": "1", "window_hours": 24 * 90, "range": list(bounds)}
+    return {
+        "name": code.replace("-", "_"),
+        "source": "observation",
+        "codes": [{"system": CODE_SYSTEM, "code": code}],
+        "unit": "1",
+        "window_hours": 24 * 90,
+        "range": list(bounds),
+    }
 
 
 def evaluate(prob: np.ndarray[Any, Any], y: np.ndarray[Any, Any]) -> dict[str, Any]:
@@ -64,32 +72,53 @@ def main() -> None:
     X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=0.3, random_state=SEED, stratify=y)
     pipe = make_pipeline(StandardScaler(), LogisticRegression(C=C, max_iter=5000)).fit(X_train, y_train)
     scaler, logreg = pipe[0], pipe[1]
-    model = common.linear_onnx(NAME, scaler.mean_, scaler.scale_, logreg.coef_[0], float(logreg.intercept_[0]),
-                               "logistic")
+    model = common.linear_onnx(
+        NAME, scaler.mean_, scaler.scale_, logreg.coef_[0], float(logreg.intercept_[0]), "logistic"
+    )
     framework = pipe.predict_proba(X_test)[:, 1]
     prob = common.run_onnx(model, {"features": X_test.astype(np.float32)})[0][:, 0]
     max_diff = float(np.abs(prob - framework).max())
     assert max_diff < 1e-5, f"ONNX and scikit-learn disagree by {max_diff}"
     features = [feature_spec(code, bounds) for _, code, bounds in COLUMNS]
-    metrics = {
+    metrics: dict[str, Any] = {
         "model": {"name": NAME, "version": VERSION, "seed": SEED, "C": C},
-        "data": {"n_train": len(y_train), "n_test": len(y_test), "malignant_train": int(y_train.sum()),
-                 "malignant_test": int(y_test.sum()), "prevalence": round(float(y.mean()), 4)},
+        "data": {
+            "n_train": len(y_train),
+            "n_test": len(y_test),
+            "malignant_train": int(y_train.sum()),
+            "malignant_test": int(y_test.sum()),
+            "prevalence": round(float(y.mean()), 4),
+        },
         "test": evaluate(framework, y_test),
-        "coefficients_per_sd": {f["name"]: round(float(c), 4) for f, c in zip(features, logreg.coef_[0], strict=True)},
+        "coefficients_per_sd": {
+            f["name"]: round(float(c), 4) for f, c in zip(features, logreg.coef_[0], strict=True)
+        },
         "onnx_vs_framework_max_abs_diff": max_diff,
         "environment": common.environment(),
     }
-    spec = {"name": NAME, "version": VERSION, "kind": "tabular",
-            "title": "Breast mass malignancy from FNA nuclear features", "features": features,
-            "outputs": {"probability": "probability", "contributions": "contributions"},
-            "contribution_unit": "log-odds vs. the mean training sample",
-            "prediction": {"outcome": {"coding": [{"system": SCT, "code": "254837009",
-                                                   "display": "Malignant neoplasm of breast"}],
-                                       "text": "Malignant breast mass"}},
-            "reference_input": [round(float(v), 6) for v in scaler.mean_]}
-    common.write_artefacts(common.MODELS_DIR / NAME / VERSION, model, spec, metrics, render_wdbc_card(spec, metrics))
-    print(f"{NAME}/{VERSION}: AUROC {common.fmt_ci(metrics['test']['auroc'])}, max |ONNX-sklearn| {max_diff:.2e}")
+    spec = {
+        "name": NAME,
+        "version": VERSION,
+        "kind": "tabular",
+        "title": "Breast mass malignancy from FNA nuclear features",
+        "features": features,
+        "outputs": {"probability": "probability", "contributions": "contributions"},
+        "contribution_unit": "log-odds vs. the mean training sample",
+        "prediction": {
+            "outcome": {
+                "coding": [{"system": SCT, "code": "254837009", "display": "Malignant neoplasm of breast"}],
+                "text": "Malignant breast mass",
+            }
+        },
+        "reference_input": [round(float(v), 6) for v in scaler.mean_],
+    }
+    common.write_artefacts(
+        common.MODELS_DIR / NAME / VERSION, model, spec, metrics, render_wdbc_card(spec, metrics)
+    )
+    print(
+        f"{NAME}/{VERSION}: AUROC {common.fmt_ci(metrics['test']['auroc'])}, "
+        f"max |ONNX-sklearn| {max_diff:.2e}"
+    )
 
 
 if __name__ == "__main__":

@@ -45,8 +45,12 @@ def bootstrap_ci(
         except ValueError:
             continue
     lo, hi = np.percentile(values, [2.5, 97.5])
-    return {"estimate": round(point, 4), "ci95_low": round(float(lo), 4), "ci95_high": round(float(hi), 4),
-            "bootstrap_resamples": len(values)}
+    return {
+        "estimate": round(point, 4),
+        "ci95_low": round(float(lo), 4),
+        "ci95_high": round(float(hi), 4),
+        "bootstrap_resamples": len(values),
+    }
 
 
 def calibration_slope_intercept(prob: FloatArray, outcome: FloatArray) -> dict[str, float]:
@@ -64,14 +68,24 @@ def reliability_bins(prob: FloatArray, outcome: FloatArray, n_bins: int) -> list
     order = np.argsort(prob, kind="stable")
     rows = []
     for chunk in np.array_split(order, n_bins):
-        rows.append({"n": len(chunk), "mean_predicted": round(float(prob[chunk].mean()), 4),
-                     "observed": round(float(outcome[chunk].mean()), 4)})
+        rows.append(
+            {
+                "n": len(chunk),
+                "mean_predicted": round(float(prob[chunk].mean()), 4),
+                "observed": round(float(outcome[chunk].mean()), 4),
+            }
+        )
     return rows
 
 
 def linear_onnx(
-    name: str, mean: FloatArray, scale: FloatArray, coef: FloatArray, intercept: float,
-    link: str, baseline_cumhaz: float | None = None,
+    name: str,
+    mean: FloatArray,
+    scale: FloatArray,
+    coef: FloatArray,
+    intercept: float,
+    link: str,
+    baseline_cumhaz: float | None = None,
 ) -> onnx.ModelProto:
     """ONNX graph of a standardised linear model whose per-feature terms are outputs.
 
@@ -99,8 +113,10 @@ def linear_onnx(
         nodes.append(helper.make_node("Sigmoid", ["linear_predictor"], ["probability"]))
     elif link == "cox":
         assert baseline_cumhaz is not None
-        inits += [numpy_helper.from_array(np.array([-baseline_cumhaz], dtype=f32), "neg_h0"),
-                  numpy_helper.from_array(np.array([1.0], dtype=f32), "one")]
+        inits += [
+            numpy_helper.from_array(np.array([-baseline_cumhaz], dtype=f32), "neg_h0"),
+            numpy_helper.from_array(np.array([1.0], dtype=f32), "one"),
+        ]
         nodes += [
             helper.make_node("Exp", ["linear_predictor"], ["relative_hazard"]),
             helper.make_node("Mul", ["relative_hazard", "neg_h0"], ["neg_cumhaz"]),
@@ -111,11 +127,14 @@ def linear_onnx(
         raise ValueError(f"unknown link {link!r}; use 'logistic' or 'cox'")
     n_features = len(mean)
     graph = helper.make_graph(
-        nodes, name,
+        nodes,
+        name,
         [helper.make_tensor_value_info("features", TensorProto.FLOAT, ["N", n_features])],
-        [helper.make_tensor_value_info("probability", TensorProto.FLOAT, ["N", 1]),
-         helper.make_tensor_value_info("contributions", TensorProto.FLOAT, ["N", n_features]),
-         helper.make_tensor_value_info("linear_predictor", TensorProto.FLOAT, ["N", 1])],
+        [
+            helper.make_tensor_value_info("probability", TensorProto.FLOAT, ["N", 1]),
+            helper.make_tensor_value_info("contributions", TensorProto.FLOAT, ["N", n_features]),
+            helper.make_tensor_value_info("linear_predictor", TensorProto.FLOAT, ["N", 1]),
+        ],
         inits,
     )
     return finish_model(graph)
@@ -123,8 +142,9 @@ def linear_onnx(
 
 def finish_model(graph: onnx.GraphProto) -> onnx.ModelProto:
     """Wrap a graph in a checked model with a fixed opset and IR version (deterministic bytes)."""
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)],
-                              producer_name="ehr-service models/train")
+    model = helper.make_model(
+        graph, opset_imports=[helper.make_opsetid("", OPSET)], producer_name="ehr-service models/train"
+    )
     model.ir_version = 8
     onnx.checker.check_model(model, full_check=True)
     return model
@@ -153,8 +173,13 @@ def environment() -> dict[str, str]:
     """Library versions the artefacts were produced with (recorded in metrics.json and the card)."""
     import sklearn
 
-    return {"onnxruntime": onnxruntime.__version__, "onnx": onnx.__version__,
-            "numpy": np.__version__, "scikit-learn": sklearn.__version__, "opset": str(OPSET)}
+    return {
+        "onnxruntime": onnxruntime.__version__,
+        "onnx": onnx.__version__,
+        "numpy": np.__version__,
+        "scikit-learn": sklearn.__version__,
+        "opset": str(OPSET),
+    }
 
 
 def fmt_ci(m: dict[str, float]) -> str:
@@ -164,12 +189,18 @@ def fmt_ci(m: dict[str, float]) -> str:
 
 def features_table(features: Sequence[dict[str, Any]]) -> str:
     """Markdown table of the FHIR inputs declared in ``model.json``."""
-    rows = ["| Feature | FHIR source | Codes | Unit (UCUM) | Window | Plausible range |",
-            "|---|---|---|---|---|---|"]
+    rows = [
+        "| Feature | FHIR source | Codes | Unit (UCUM) | Window | Plausible range |",
+        "|---|---|---|---|---|---|",
+    ]
     for f in features:
-        codes = ", ".join(f"{c['system'].rsplit('/', 1)[-1]} {c['code']}{'*' if c.get('prefix') else ''}"
-                          for c in f.get("codes", []))
+        codes = ", ".join(
+            f"{c['system'].rsplit('/', 1)[-1]} {c['code']}{'*' if c.get('prefix') else ''}"
+            for c in f.get("codes", [])
+        )
         window = f"{f['window_hours']} h" if "window_hours" in f else "—"
         rng = f"{f['range'][0]}–{f['range'][1]}" if "range" in f else "—"
-        rows.append(f"| {f['name']} | {f['source']} | {codes or '—'} | {f.get('unit', '—')} | {window} | {rng} |")
+        rows.append(
+            f"| {f['name']} | {f['source']} | {codes or '—'} | {f.get('unit', '—')} | {window} | {rng} |"
+        )
     return "\n".join(rows) + "\n\n`*` = code prefix (the ICD-10 category and all its subcodes).\n"

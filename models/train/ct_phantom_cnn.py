@@ -37,7 +37,7 @@ def bool_mask(a: Any) -> np.ndarray[Any, Any]:
 
 
 def phantom(rng: np.random.Generator, lesion: bool) -> np.ndarray[Any, Any]:
-    """One slice in HU: air, an elliptical soft-tissue body, 1–3 internal structures, optional focus, noise."""
+    """One slice in HU: air, elliptical soft-tissue body, 1–3 internal structures, optional focus, noise."""
     img = np.full((SIZE, SIZE), -1000.0)
     cy, cx = SIZE / 2 + rng.uniform(-3, 3, 2)
     body = ellipse(SIZE, cy, cx, rng.uniform(18, 27), rng.uniform(22, 29))
@@ -90,7 +90,7 @@ def train(x: np.ndarray[Any, Any], y: np.ndarray[Any, Any]) -> Net:
             idx = torch.from_numpy(batch)
             opt.zero_grad()
             loss = nn.functional.binary_cross_entropy_with_logits(net(xt[idx])[:, 0], yt[idx])
-            loss.backward()
+            torch.autograd.backward(loss)
             opt.step()
     return net
 
@@ -99,19 +99,25 @@ def to_onnx(net: Net) -> Any:
     """The same network as ONNX operators (Conv, Relu, MaxPool, GlobalMaxPool, Gemm, Sigmoid)."""
     sd = {k: v.detach().numpy().astype(np.float32) for k, v in net.state_dict().items()}
     inits = [numpy_helper.from_array(v, k) for k, v in sd.items()]
-    pool = {"kernel_shape": [2, 2], "strides": [2, 2]}
     nodes = [
         helper.make_node("Conv", ["image", "conv1.weight", "conv1.bias"], ["c1"], pads=[1, 1, 1, 1]),
-        helper.make_node("Relu", ["c1"], ["r1"]), helper.make_node("MaxPool", ["r1"], ["p1"], **pool),
+        helper.make_node("Relu", ["c1"], ["r1"]),
+        helper.make_node("MaxPool", ["r1"], ["p1"], kernel_shape=[2, 2], strides=[2, 2]),
         helper.make_node("Conv", ["p1", "conv2.weight", "conv2.bias"], ["c2"], pads=[1, 1, 1, 1]),
-        helper.make_node("Relu", ["c2"], ["r2"]), helper.make_node("MaxPool", ["r2"], ["p2"], **pool),
-        helper.make_node("GlobalMaxPool", ["p2"], ["g"]), helper.make_node("Flatten", ["g"], ["flat"]),
+        helper.make_node("Relu", ["c2"], ["r2"]),
+        helper.make_node("MaxPool", ["r2"], ["p2"], kernel_shape=[2, 2], strides=[2, 2]),
+        helper.make_node("GlobalMaxPool", ["p2"], ["g"]),
+        helper.make_node("Flatten", ["g"], ["flat"]),
         helper.make_node("Gemm", ["flat", "fc.weight", "fc.bias"], ["logit"], transB=1),
         helper.make_node("Sigmoid", ["logit"], ["probability"]),
     ]
     graph = helper.make_graph(
-        nodes, NAME, [helper.make_tensor_value_info("image", TensorProto.FLOAT, ["N", 1, SIZE, SIZE])],
-        [helper.make_tensor_value_info("probability", TensorProto.FLOAT, ["N", 1])], inits)
+        nodes,
+        NAME,
+        [helper.make_tensor_value_info("image", TensorProto.FLOAT, ["N", 1, SIZE, SIZE])],
+        [helper.make_tensor_value_info("probability", TensorProto.FLOAT, ["N", 1])],
+        inits,
+    )
     return common.finish_model(graph)
 
 
@@ -128,24 +134,47 @@ def main() -> None:
     prob = common.run_onnx(model, {"image": x_test})[0][:, 0]
     max_diff = float(np.abs(prob - framework).max())
     assert max_diff < 1e-4, f"ONNX and PyTorch disagree by {max_diff}"
-    metrics = {
-        "model": {"name": NAME, "version": VERSION, "seed": SEED, "epochs": EPOCHS, "torch": torch.__version__,
-                  "parameters": sum(p.numel() for p in net.parameters())},
+    metrics: dict[str, Any] = {
+        "model": {
+            "name": NAME,
+            "version": VERSION,
+            "seed": SEED,
+            "epochs": EPOCHS,
+            "torch": torch.__version__,
+            "parameters": sum(p.numel() for p in net.parameters()),
+        },
         "data": {"n_train": N_TRAIN, "n_test": N_TEST, "positive_fraction_test": float(y_test.mean())},
-        "test": {"auroc": common.bootstrap_ci(lambda i: float(roc_auc_score(y_test[i], framework[i])), N_TEST, SEED),
-                 "brier": round(float(brier_score_loss(y_test, framework)), 4)},
+        "test": {
+            "auroc": common.bootstrap_ci(
+                lambda i: float(roc_auc_score(y_test[i], framework[i])), N_TEST, SEED
+            ),
+            "brier": round(float(brier_score_loss(y_test, framework)), 4),
+        },
         "onnx_vs_framework_max_abs_diff": max_diff,
         "environment": common.environment(),
     }
-    spec = {"name": NAME, "version": VERSION, "kind": "image",
-            "title": "Synthetic CT phantom focus detector (pipeline demonstration only)",
-            "image": {"modalities": ["CT"], "window": {"center": WINDOW.center, "width": WINDOW.width},
-                      "size": [SIZE, SIZE], "input": "image"},
-            "outputs": {"probability": "probability"},
-            "prediction": {"outcome": {"text": "Synthetic hyperdense focus present (demonstration, not a finding)"}}}
-    common.write_artefacts(common.MODELS_DIR / NAME / VERSION, model, spec, metrics,
-                           render_phantom_card(spec, metrics))
-    print(f"{NAME}/{VERSION}: AUROC {common.fmt_ci(metrics['test']['auroc'])}, max |ONNX-torch| {max_diff:.2e}")
+    spec = {
+        "name": NAME,
+        "version": VERSION,
+        "kind": "image",
+        "title": "Synthetic CT phantom focus detector (pipeline demonstration only)",
+        "image": {
+            "modalities": ["CT"],
+            "window": {"center": WINDOW.center, "width": WINDOW.width},
+            "size": [SIZE, SIZE],
+            "input": "image",
+        },
+        "outputs": {"probability": "probability"},
+        "prediction": {
+            "outcome": {"text": "Synthetic hyperdense focus present (demonstration, not a finding)"}
+        },
+    }
+    common.write_artefacts(
+        common.MODELS_DIR / NAME / VERSION, model, spec, metrics, render_phantom_card(spec, metrics)
+    )
+    print(
+        f"{NAME}/{VERSION}: AUROC {common.fmt_ci(metrics['test']['auroc'])}, max |ONNX-torch| {max_diff:.2e}"
+    )
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ Run from the repository root: ``python -m models.train.news2``.
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 import numpy as np
@@ -32,31 +33,75 @@ CHART: dict[str, list[tuple[float | None, float | None, int]]] = {
     "temperature": [(None, 35.0, 3), (35.1, 36.0, 1), (36.1, 38.0, 0), (38.1, 39.0, 1), (39.1, None, 2)],
 }
 FEATURES: list[dict[str, Any]] = [
-    {"name": "respiratory_rate", "source": "observation", "codes": [{"system": LOINC, "code": "9279-1"}],
-     "unit": "/min", "window_hours": WINDOW, "range": [2, 80]},
-    {"name": "spo2_scale1", "source": "observation", "codes": [
-        {"system": LOINC, "code": "59408-5"}, {"system": LOINC, "code": "2708-6"}],
-     "unit": "%", "window_hours": WINDOW, "range": [50, 100]},
-    {"name": "supplemental_oxygen", "source": "observation_flag", "window_hours": WINDOW, "codes": [
-        {"system": LOINC, "code": "3150-0", "unit": "%", "above": 21.0, "range": [21, 100]},
-        {"system": LOINC, "code": "3151-8", "unit": "L/min", "above": 0.0, "range": [0, 70]}]},
-    {"name": "systolic_bp", "source": "observation", "codes": [{"system": LOINC, "code": "8480-6"}],
-     "unit": "mm[Hg]", "window_hours": WINDOW, "range": [40, 300]},
-    {"name": "pulse", "source": "observation", "codes": [{"system": LOINC, "code": "8867-4"}],
-     "unit": "/min", "window_hours": WINDOW, "range": [20, 300]},
-    {"name": "not_alert", "source": "observation_coded", "window_hours": WINDOW,
-     "codes": [{"system": SCT, "code": "1104441000000107"}],
-     "value_map": {f"{SCT}|248234008": 0, f"{SCT}|300202002": 1, f"{SCT}|450847001": 1,
-                   f"{SCT}|422768004": 1, f"{SCT}|130987000": 1}},
-    {"name": "temperature", "source": "observation", "codes": [{"system": LOINC, "code": "8310-5"}],
-     "unit": "Cel", "window_hours": WINDOW, "range": [25, 45]},
+    {
+        "name": "respiratory_rate",
+        "source": "observation",
+        "codes": [{"system": LOINC, "code": "9279-1"}],
+        "unit": "/min",
+        "window_hours": WINDOW,
+        "range": [2, 80],
+    },
+    {
+        "name": "spo2_scale1",
+        "source": "observation",
+        "codes": [{"system": LOINC, "code": "59408-5"}, {"system": LOINC, "code": "2708-6"}],
+        "unit": "%",
+        "window_hours": WINDOW,
+        "range": [50, 100],
+    },
+    {
+        "name": "supplemental_oxygen",
+        "source": "observation_flag",
+        "window_hours": WINDOW,
+        "codes": [
+            {"system": LOINC, "code": "3150-0", "unit": "%", "above": 21.0, "range": [21, 100]},
+            {"system": LOINC, "code": "3151-8", "unit": "L/min", "above": 0.0, "range": [0, 70]},
+        ],
+    },
+    {
+        "name": "systolic_bp",
+        "source": "observation",
+        "codes": [{"system": LOINC, "code": "8480-6"}],
+        "unit": "mm[Hg]",
+        "window_hours": WINDOW,
+        "range": [40, 300],
+    },
+    {
+        "name": "pulse",
+        "source": "observation",
+        "codes": [{"system": LOINC, "code": "8867-4"}],
+        "unit": "/min",
+        "window_hours": WINDOW,
+        "range": [20, 300],
+    },
+    {
+        "name": "not_alert",
+        "source": "observation_coded",
+        "window_hours": WINDOW,
+        "codes": [{"system": SCT, "code": "1104441000000107"}],
+        "value_map": {
+            f"{SCT}|248234008": 0,
+            f"{SCT}|300202002": 1,
+            f"{SCT}|450847001": 1,
+            f"{SCT}|422768004": 1,
+            f"{SCT}|130987000": 1,
+        },
+    },
+    {
+        "name": "temperature",
+        "source": "observation",
+        "codes": [{"system": LOINC, "code": "8310-5"}],
+        "unit": "Cel",
+        "window_hours": WINDOW,
+        "range": [25, 45],
+    },
 ]
 
 
 def step_encoding(bands: list[tuple[float | None, float | None, int]]) -> tuple[int, list[float], list[int]]:
     """(base points, edges, deltas) such that points(x) = base + Σ [x > edge]·delta."""
     base, edges, deltas = bands[0][2], [], []
-    for (_, high, points), (_, _, nxt) in zip(bands, bands[1:], strict=False):
+    for (_, high, points), (_, _, nxt) in itertools.pairwise(bands):
         assert high is not None
         edges.append(float(high))
         deltas.append(nxt - points)
@@ -76,23 +121,33 @@ def build_graph() -> Any:
     segment = np.zeros((len(cols), len(names)), dtype=np.float32)
     segment[np.arange(len(cols)), cols] = 1.0
     f32 = np.float32
-    inits = [numpy_helper.from_array(np.array(cols, dtype=np.int64), "edge_column"),
-             numpy_helper.from_array(np.array(edges, dtype=f32), "edges"),
-             numpy_helper.from_array(np.array(deltas, dtype=f32), "deltas"),
-             numpy_helper.from_array(segment, "segment"),
-             numpy_helper.from_array(np.array(base, dtype=f32), "base"),
-             numpy_helper.from_array(np.array([1], dtype=np.int64), "axis1")]
-    nodes = [helper.make_node("Gather", ["features", "edge_column"], ["per_edge"], axis=1),
-             helper.make_node("Greater", ["per_edge", "edges"], ["above"]),
-             helper.make_node("Cast", ["above"], ["above_f"], to=TensorProto.FLOAT),
-             helper.make_node("Mul", ["above_f", "deltas"], ["weighted"]),
-             helper.make_node("MatMul", ["weighted", "segment"], ["steps"]),
-             helper.make_node("Add", ["steps", "base"], ["contributions"]),
-             helper.make_node("ReduceSum", ["contributions", "axis1"], ["score"], keepdims=1)]
+    inits = [
+        numpy_helper.from_array(np.array(cols, dtype=np.int64), "edge_column"),
+        numpy_helper.from_array(np.array(edges, dtype=f32), "edges"),
+        numpy_helper.from_array(np.array(deltas, dtype=f32), "deltas"),
+        numpy_helper.from_array(segment, "segment"),
+        numpy_helper.from_array(np.array(base, dtype=f32), "base"),
+        numpy_helper.from_array(np.array([1], dtype=np.int64), "axis1"),
+    ]
+    nodes = [
+        helper.make_node("Gather", ["features", "edge_column"], ["per_edge"], axis=1),
+        helper.make_node("Greater", ["per_edge", "edges"], ["above"]),
+        helper.make_node("Cast", ["above"], ["above_f"], to=TensorProto.FLOAT),
+        helper.make_node("Mul", ["above_f", "deltas"], ["weighted"]),
+        helper.make_node("MatMul", ["weighted", "segment"], ["steps"]),
+        helper.make_node("Add", ["steps", "base"], ["contributions"]),
+        helper.make_node("ReduceSum", ["contributions", "axis1"], ["score"], keepdims=1),
+    ]
     graph = helper.make_graph(
-        nodes, NAME, [helper.make_tensor_value_info("features", TensorProto.FLOAT, ["N", len(names)])],
-        [helper.make_tensor_value_info("score", TensorProto.FLOAT, ["N", 1]),
-         helper.make_tensor_value_info("contributions", TensorProto.FLOAT, ["N", len(names)])], inits)
+        nodes,
+        NAME,
+        [helper.make_tensor_value_info("features", TensorProto.FLOAT, ["N", len(names)])],
+        [
+            helper.make_tensor_value_info("score", TensorProto.FLOAT, ["N", 1]),
+            helper.make_tensor_value_info("contributions", TensorProto.FLOAT, ["N", len(names)]),
+        ],
+        inits,
+    )
     return common.finish_model(graph)
 
 
@@ -125,21 +180,46 @@ def main() -> None:
     cases = verification_cases()
     x = np.array([row for row, _ in cases], dtype=np.float32)
     score, contrib = common.run_onnx(model, {"features": x})
-    passed = sum(int(np.array_equal(c.astype(int), exp) and int(s[0]) == sum(exp))
-                 for c, s, (_, exp) in zip(contrib, score, cases, strict=True))
+    passed = sum(
+        int(np.array_equal(c.astype(int), exp) and int(s[0]) == sum(exp))
+        for c, s, (_, exp) in zip(contrib, score, cases, strict=True)
+    )
     assert passed == len(cases), f"{len(cases) - passed} NEWS2 chart cases fail"
-    metrics = {"model": {"name": NAME, "version": VERSION}, "verification": {"cases": len(cases), "passed": passed},
-               "environment": common.environment()}
-    spec = {"name": NAME, "version": VERSION, "kind": "tabular", "title": "NEWS2 acute-deterioration score",
-            "features": FEATURES, "outputs": {"score": "score", "contributions": "contributions"},
-            "contribution_unit": "NEWS2 points",
-            "prediction": {"outcome": {"coding": [{"system": SCT, "code": "1104051000000101",
-                                                   "display": "Royal College of Physicians NEWS2 total score"}],
-                                       "text": "Acute clinical deterioration (NEWS2)"}},
-            "risk_rule": {"type": "news2", "bands": [[0, "low"], [5, "moderate"], [7, "high"]],
-                          "single_parameter_red": 3},
-            "reference_input": [16.0, 97.0, 0.0, 120.0, 70.0, 0.0, 37.0]}
-    common.write_artefacts(common.MODELS_DIR / NAME / VERSION, model, spec, metrics, render_news2_card(spec, metrics))
+    metrics: dict[str, Any] = {
+        "model": {"name": NAME, "version": VERSION},
+        "verification": {"cases": len(cases), "passed": passed},
+        "environment": common.environment(),
+    }
+    spec = {
+        "name": NAME,
+        "version": VERSION,
+        "kind": "tabular",
+        "title": "NEWS2 acute-deterioration score",
+        "features": FEATURES,
+        "outputs": {"score": "score", "contributions": "contributions"},
+        "contribution_unit": "NEWS2 points",
+        "prediction": {
+            "outcome": {
+                "coding": [
+                    {
+                        "system": SCT,
+                        "code": "1104051000000101",
+                        "display": "Royal College of Physicians NEWS2 total score",
+                    }
+                ],
+                "text": "Acute clinical deterioration (NEWS2)",
+            }
+        },
+        "risk_rule": {
+            "type": "news2",
+            "bands": [[0, "low"], [5, "moderate"], [7, "high"]],
+            "single_parameter_red": 3,
+        },
+        "reference_input": [16.0, 97.0, 0.0, 120.0, 70.0, 0.0, 37.0],
+    }
+    common.write_artefacts(
+        common.MODELS_DIR / NAME / VERSION, model, spec, metrics, render_news2_card(spec, metrics)
+    )
     print(f"{NAME}/{VERSION}: {passed}/{len(cases)} chart cases reproduced")
 
 

@@ -8,7 +8,7 @@ import pytest
 
 from inference.fhir_out import SCORE_EXT
 from inference.service import InferenceService
-from tests.inference.conftest import NOW, by_type, news2_vitals, patient
+from tests.inference.records import NOW, by_type, news2_vitals, patient
 
 
 def news2(service: InferenceService, **vitals: Any) -> dict[str, Any]:
@@ -22,18 +22,21 @@ def score(risk: dict[str, Any]) -> float:
     return float(next(e["valueDecimal"] for e in risk["extension"] if e["url"] == SCORE_EXT))
 
 
-@pytest.mark.parametrize(("vitals", "expected", "risk"), [
-    ({}, 0, "low"),
-    ({"rr": 8}, 3, "moderate"),            # single red parameter -> low-medium
-    ({"rr": 9}, 1, "low"),
-    ({"rr": 21, "pulse": 91}, 3, "low"),
-    ({"spo2": 93, "fio2": 28}, 4, "low"),   # SpO2 92-93 = 2, oxygen = 2
-    ({"sbp": 100, "temp": 38.1, "pulse": 111}, 5, "moderate"),
-    ({"answer": "300202002", "sbp": 101}, 4, "moderate"),
-    ({"rr": 25, "spo2": 91, "sbp": 90, "pulse": 131, "temp": 35.0}, 15, "high"),
-    ({"temp": 39.1}, 2, "low"),
-    ({"temp": 35.1}, 1, "low"),
-])
+@pytest.mark.parametrize(
+    ("vitals", "expected", "risk"),
+    [
+        ({}, 0, "low"),
+        ({"rr": 8}, 3, "moderate"),  # single red parameter -> low-medium
+        ({"rr": 9}, 1, "low"),
+        ({"rr": 21, "pulse": 91}, 3, "low"),
+        ({"spo2": 93, "fio2": 28}, 4, "low"),  # SpO2 92-93 = 2, oxygen = 2
+        ({"sbp": 100, "temp": 38.1, "pulse": 111}, 5, "moderate"),
+        ({"answer": "300202002", "sbp": 101}, 4, "moderate"),
+        ({"rr": 25, "spo2": 91, "sbp": 90, "pulse": 131, "temp": 35.0}, 15, "high"),
+        ({"temp": 39.1}, 2, "low"),
+        ({"temp": 35.1}, 1, "low"),
+    ],
+)
 def test_chart_scores(service: InferenceService, vitals: dict[str, Any], expected: int, risk: str) -> None:
     result = news2(service, **vitals)
     assert score(result) == expected

@@ -10,8 +10,16 @@ from fhir.resources.R4B import get_fhir_model_class
 
 from inference.fhir_out import AIAST, INPUT_EXT
 from inference.service import InferenceService
-from tests.inference.conftest import (
-    ICD10, NOW, SCT, by_type, condition, news2_vitals, observation, patient, post_mi_record,
+from tests.inference.records import (
+    ICD10,
+    NOW,
+    SCT,
+    by_type,
+    condition,
+    news2_vitals,
+    observation,
+    patient,
+    post_mi_record,
 )
 
 
@@ -33,7 +41,11 @@ def test_every_emitted_resource_validates(service: InferenceService) -> None:
     validate_all(bundle)
     assert bundle["type"] == "collection"
     assert {r["resourceType"] for r in (e["resource"] for e in bundle["entry"])} == {
-        "RiskAssessment", "Provenance", "Device", "OperationOutcome"}
+        "RiskAssessment",
+        "Provenance",
+        "Device",
+        "OperationOutcome",
+    }
 
 
 def test_risk_assessment_carries_basis_contributions_and_ai_label(service: InferenceService) -> None:
@@ -42,12 +54,19 @@ def test_risk_assessment_carries_basis_contributions_and_ai_label(service: Infer
     assert AIAST in risk["meta"]["security"]
     refs = {b["reference"] for b in risk["basis"]}
     assert {"Patient/p1", "Observation/hr", "Observation/sbp", "Condition/af"} <= refs
-    inputs = {next(p["valueString"] for p in ext["extension"] if p["url"] == "feature"): ext
-              for ext in risk["extension"] if ext["url"] == INPUT_EXT}
+    inputs = {
+        next(p["valueString"] for p in ext["extension"] if p["url"] == "feature"): ext
+        for ext in risk["extension"]
+        if ext["url"] == INPUT_EXT
+    }
     assert len(inputs) == 10
     hr = {p["url"]: p for p in inputs["heart_rate"]["extension"]}
-    assert hr["value"]["valueQuantity"] == {"value": 98.0, "unit": "/min", "system": "http://unitsofmeasure.org",
-                                            "code": "/min"}
+    assert hr["value"]["valueQuantity"] == {
+        "value": 98.0,
+        "unit": "/min",
+        "system": "http://unitsofmeasure.org",
+        "code": "/min",
+    }
     assert hr["date"]["valueDateTime"] == "2025-01-10T10:00:00+00:00"
     assert "contribution" in hr
     devices = by_type(bundle, "Device")
@@ -56,12 +75,18 @@ def test_risk_assessment_carries_basis_contributions_and_ai_label(service: Infer
 
 def test_mortality_probability_is_cox_risk_of_summed_contributions(service: InferenceService) -> None:
     risk = risk_for(service.suggest(patient(), post_mi_record(), NOW), "post-mi-mortality")
-    contributions = [next(p["valueDecimal"] for p in e["extension"] if p["url"] == "contribution")
-                     for e in risk["extension"] if e["url"] == INPUT_EXT]
+    contributions = [
+        next(p["valueDecimal"] for p in e["extension"] if p["url"] == "contribution")
+        for e in risk["extension"]
+        if e["url"] == INPUT_EXT
+    ]
     model = service.get("post-mi-mortality")
     assert model is not None
     import json
-    h0 = json.loads((model.spec.folder / "metrics.json").read_text())["model"]["baseline_cumulative_hazard_1y"]
+
+    h0 = json.loads((model.spec.folder / "metrics.json").read_text())["model"][
+        "baseline_cumulative_hazard_1y"
+    ]
     expected = 1 - math.exp(-h0 * math.exp(sum(contributions)))
     assert risk["prediction"][0]["probabilityDecimal"] == pytest.approx(expected, abs=1e-3)
 
@@ -69,14 +94,18 @@ def test_mortality_probability_is_cox_risk_of_summed_contributions(service: Infe
 def test_provenance_names_model_device_as_author(service: InferenceService) -> None:
     bundle = service.suggest(patient(), post_mi_record(), NOW)
     risk = risk_for(bundle, "post-mi-mortality")
-    prov = next(p for p in by_type(bundle, "Provenance") if p["target"][0]["reference"] == f"urn:uuid:{risk['id']}")
+    prov = next(
+        p for p in by_type(bundle, "Provenance") if p["target"][0]["reference"] == f"urn:uuid:{risk['id']}"
+    )
     assert prov["agent"][0]["who"]["reference"] == risk["performer"]["reference"]
     assert prov["agent"][0]["type"]["coding"][0]["code"] == "author"
     assert {"reference": "Observation/hr"} in [e["what"] for e in prov["entity"]]
 
 
 def test_suggest_is_deterministic(service: InferenceService) -> None:
-    assert service.suggest(patient(), post_mi_record(), NOW) == service.suggest(patient(), post_mi_record(), NOW)
+    assert service.suggest(patient(), post_mi_record(), NOW) == service.suggest(
+        patient(), post_mi_record(), NOW
+    )
 
 
 def reasons(bundle: dict[str, Any], model: str) -> list[str]:
@@ -92,18 +121,26 @@ def test_not_computed_without_acute_mi(service: InferenceService) -> None:
     validate_all(bundle)
 
 
-@pytest.mark.parametrize(("change", "kind"), [
-    (lambda r: r.__setitem__("effectiveDateTime", "2025-01-08T10:00:00+00:00"), "stale"),
-    (lambda r: r["valueQuantity"].__setitem__("value", 400), "implausible"),
-    (lambda r: r.__setitem__("effectiveDateTime", "2025-01-11T10:00:00+00:00"), "invalid"),
-    (lambda r: r["valueQuantity"].update(code="kg", unit="kg"), "invalid"),
-])
-def test_bad_heart_rate_blocks_suggestion_with_reason(service: InferenceService, change: Any, kind: str) -> None:
+@pytest.mark.parametrize(
+    ("change", "kind"),
+    [
+        (lambda r: r.__setitem__("effectiveDateTime", "2025-01-08T10:00:00+00:00"), "stale"),
+        (lambda r: r["valueQuantity"].__setitem__("value", 400), "implausible"),
+        (lambda r: r.__setitem__("effectiveDateTime", "2025-01-11T10:00:00+00:00"), "invalid"),
+        (lambda r: r["valueQuantity"].update(code="kg", unit="kg"), "invalid"),
+    ],
+)
+def test_bad_heart_rate_blocks_suggestion_with_reason(
+    service: InferenceService, change: Any, kind: str
+) -> None:
     record = post_mi_record()
     change(record[0])
     bundle = service.suggest(patient(), record, NOW)
-    outcome = [o for o in by_type(bundle, "OperationOutcome")
-               if o["issue"][0]["details"]["text"].startswith("post-mi-mortality")]
+    outcome = [
+        o
+        for o in by_type(bundle, "OperationOutcome")
+        if o["issue"][0]["details"]["text"].startswith("post-mi-mortality")
+    ]
     assert len(outcome) == 1
     issue = outcome[0]["issue"][0]
     assert issue["details"]["coding"][0]["code"] == kind
@@ -112,7 +149,7 @@ def test_bad_heart_rate_blocks_suggestion_with_reason(service: InferenceService,
 
 
 def test_refuted_condition_is_ignored_and_unknown_sex_refused(service: InferenceService) -> None:
-    record = post_mi_record() + [condition("hf", ICD10, "I50.9", verification="refuted")]
+    record = [*post_mi_record(), condition("hf", ICD10, "I50.9", verification="refuted")]
     risk = risk_for(service.suggest(patient(), record, NOW), "post-mi-mortality")
     assert {"reference": "Condition/hf"} not in risk["basis"]
     bundle = service.suggest(patient(gender="unknown"), post_mi_record(), NOW)
@@ -124,10 +161,18 @@ def test_blood_pressure_panel_components_are_used(service: InferenceService) -> 
     panel = observation("bp", "85354-9", 0, "mm[Hg]")
     del panel["valueQuantity"]
     panel["component"] = [
-        {"code": {"coding": [{"system": "http://loinc.org", "code": c}]},
-         "valueQuantity": {"value": v, "unit": "kPa", "system": "http://unitsofmeasure.org", "code": "kPa"}}
-        for c, v in (("8480-6", 18.0), ("8462-4", 10.7))]
-    risk = risk_for(service.suggest(patient(), record + [panel], NOW), "post-mi-mortality")
+        {
+            "code": {"coding": [{"system": "http://loinc.org", "code": c}]},
+            "valueQuantity": {
+                "value": v,
+                "unit": "kPa",
+                "system": "http://unitsofmeasure.org",
+                "code": "kPa",
+            },
+        }
+        for c, v in (("8480-6", 18.0), ("8462-4", 10.7))
+    ]
+    risk = risk_for(service.suggest(patient(), [*record, panel], NOW), "post-mi-mortality")
     assert {"reference": "Observation/bp"} in risk["basis"]
     note = risk["note"][0]["text"]
     assert "systolic_bp = 135.011 mm[Hg]" in note
@@ -141,7 +186,7 @@ def test_deceased_patient_gets_no_suggestions(service: InferenceService) -> None
 
 
 def test_condition_matching_by_snomed_and_icd10_prefix(service: InferenceService) -> None:
-    record = post_mi_record() + [condition("hf", SCT, "42343007"), condition("avb", ICD10, "I44.2")]
+    record = [*post_mi_record(), condition("hf", SCT, "42343007"), condition("avb", ICD10, "I44.2")]
     risk = risk_for(service.suggest(patient(), record, NOW), "post-mi-mortality")
     assert {"reference": "Condition/hf"} in risk["basis"]
     assert {"reference": "Condition/avb"} in risk["basis"]
