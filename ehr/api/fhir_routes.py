@@ -12,6 +12,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request, Response
 from starlette.concurrency import run_in_threadpool
 
+from ehr.api import negotiation as neg
 from ehr.auth.boundary import Action, Principal
 from ehr.errors import BadRequest
 from ehr.fhir.capability import capability_statement
@@ -22,7 +23,6 @@ from ehr.fhir.interactions.writes import parse_etag
 from ehr.fhir.jsonio import loads_object
 from ehr.fhir.operations import validate as validate_op
 from ehr.fhir.validation import require_type
-from ehr.api import negotiation as neg
 from ehr.store.protocol import Tx
 
 router = APIRouter(prefix="/fhir")
@@ -64,7 +64,8 @@ def _pairs(request: Request) -> list[tuple[str, str]]:
 async def metadata(request: Request, services: ServicesDep, ctx: ContextDep) -> Response:
     body = request.app.state.capability
     if body is None:
-        routes = [(m, r.path.removeprefix("/fhir")) for r in router.routes for m in getattr(r, "methods", ())]
+        routes = [(m, str(getattr(r, "path", "")).removeprefix("/fhir"))
+                  for r in router.routes for m in getattr(r, "methods", ())]
         body = request.app.state.capability = capability_statement(services.registry, ctx.base_url, routes)
     return neg.fhir_response(request, Result(200, body))
 

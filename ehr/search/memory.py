@@ -8,7 +8,15 @@ from __future__ import annotations
 from typing import Any, assert_never
 
 from ehr.search.index_rows import IndexRows
-from ehr.search.query import Criterion, RangeValue, ReferenceValue, SearchQuery, StringValue, TokenValue, UriValue
+from ehr.search.query import (
+    Criterion,
+    RangeValue,
+    ReferenceValue,
+    SearchQuery,
+    StringValue,
+    TokenValue,
+    UriValue,
+)
 from ehr.store.records import VersionRecord
 
 _FIELDS = {"token": "tokens", "string": "strings", "reference": "references", "date": "dates",

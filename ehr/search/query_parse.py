@@ -90,7 +90,7 @@ def _criterion(name: str, raw: str, known: Mapping[str, Any], resource_type: str
                options: ParseOptions) -> Criterion:
     code, _, modifier = name.partition(":")
     where = resource_type or "all resource types"
-    if "." in code or code == "_has" or code.startswith("_") and code not in known:
+    if "." in code or code == "_has" or (code.startswith("_") and code not in known):
         raise _unsupported(name, f"'{name}' is not a search parameter this server supports for {where}.")
     param = known.get(code)
     if param is None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from calendar import monthrange
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from decimal import Decimal, InvalidOperation
 from typing import get_args
 
@@ -165,14 +165,12 @@ def _bounds(match: re.Match[str]) -> tuple[datetime, datetime]:
     return start, start + timedelta(microseconds=10 ** (6 - len(digits)))
 
 
-def _tz(text: str | None) -> UTC.__class__:
+def _tz(text: str | None) -> tzinfo:
     if text is None or text == "Z":
         return UTC
     sign = -1 if text[0] == "-" else 1
     hours, minutes = int(text[1:3]), int(text[4:6])
-    from datetime import timezone
-
-    return timezone(sign * timedelta(hours=hours, minutes=minutes))  # type: ignore[return-value]
+    return timezone(sign * timedelta(hours=hours, minutes=minutes))
 
 
 def _micros(moment: datetime) -> int:

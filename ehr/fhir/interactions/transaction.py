@@ -195,6 +195,5 @@ def _locate(exc: FhirError, entry: Entry | None) -> FhirError:
                     tuple(f"{entry.where}.resource.{e.split('.', 1)[-1]}" if "." in e else entry.where
                           for e in i.expression) or (entry.where,))
               for i in exc.issues]
-    located = type(exc)(f"{entry.where}: {exc.message}", issues=issues, headers=exc.headers)
-    return located
+    return type(exc)(f"{entry.where}: {exc.message}", issues=issues, headers=exc.headers)
 

@@ -1,0 +1,27 @@
+# Two commands do everything (see README "Quick start"):
+#   make demo   set up, load the demo hospitals into SQLite, serve on http://127.0.0.1:8080/fhir
+#   make test   set up, start PostgreSQL if needed, lint, type-check and run the whole test suite
+VENV ?= .venv
+PYTHON ?= python3
+PORT ?= 8080
+DATA ?= var
+
+.PHONY: demo test setup lint typecheck pytest
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install -q --upgrade pip
+	$(VENV)/bin/pip install -q -e '.[cpu,dev,demo]'
+	touch $@
+
+setup: $(VENV)/.installed
+
+demo: setup
+	$(VENV)/bin/ehr demo --data-dir $(DATA)
+	$(VENV)/bin/ehr serve --data-dir $(DATA) --port $(PORT) --workers 2
+
+test: setup
+	bash scripts/ensure-postgres.sh
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
+	$(VENV)/bin/pytest -n 2 -q
