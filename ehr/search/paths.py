@@ -15,29 +15,49 @@ from __future__ import annotations
 
 import functools
 import json
-import logging
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from importlib import resources
-from typing import Any
-
-import fhirpathpy
-from fhirpathpy.models import models as fhirpath_models
 
 from ehr.search.registry import ParamKind, Registry, SearchParam
+from ehr.search.steps import (
+    QUANTITY_PROFILES,
+    UNKNOWN_TYPE,
+    Extractor,
+    Node,
+    Step,
+    accepted_types,
+    as_step,
+    chain,
+    choice_step,
+    field_step,
+    index_step,
+    normalise_type,
+    reference_type,
+    resolve_step,
+    union,
+    where_step,
+)
+from ehr.search.steps import fallback as _fallback
 
-_log = logging.getLogger(__name__)
+__all__ = [
+    "UNKNOWN_TYPE",
+    "CompiledParam",
+    "CompositeBranch",
+    "Extractor",
+    "Node",
+    "UnsupportedPathError",
+    "compile_all",
+    "compile_expression",
+    "compile_param",
+    "compile_relative",
+    "compiled_params",
+    "reference_type",
+    "root_keys",
+    "split_branches",
+]
 
-#: ``(FHIR type code, JSON value)``: ``("CodeableConcept", {...})``, ``("dateTime", "2020-01")``
-Node = tuple[str, Any]
-Step = Callable[[list[Node]], list[Node]]
-Extractor = Callable[[list[Node]], list[Node]]
-
-#: the type of a value produced by the FHIRPath fallback, which does not report datatypes
-UNKNOWN_TYPE = "?"
-#: datatypes that FHIRPath's ``as``/``is`` treat as Quantity (https://hl7.org/fhir/R4/datatypes.html)
-QUANTITY_PROFILES = frozenset({"Age", "Count", "Distance", "Duration", "SimpleQuantity", "MoneyQuantity"})
 ABSTRACT_BASES = frozenset({"Resource", "DomainResource"})
 
 _SEGMENT = re.compile(
@@ -102,92 +122,6 @@ def _next_context(path: str, codes: tuple[str, ...]) -> str:
     return codes[0]
 
 
-def _field_step(name: str, typ: str) -> Step:
-    def step(nodes: list[Node]) -> list[Node]:
-        out: list[Node] = []
-        for _, value in nodes:
-            if not isinstance(value, dict):
-                continue
-            found = value.get(name)
-            if found is None:
-                continue
-            if isinstance(found, list):
-                out.extend((typ, item) for item in found if item is not None)
-            else:
-                out.append((typ, found))
-        return out
-
-    return step
-
-
-def _choice_step(name: str, codes: Sequence[str]) -> Step:
-    keys = tuple((name + code[0].upper() + code[1:], code) for code in codes)
-
-    def step(nodes: list[Node]) -> list[Node]:
-        out: list[Node] = []
-        for _, value in nodes:
-            if isinstance(value, dict):
-                for key, typ in keys:
-                    found = value.get(key)
-                    if found is not None:
-                        out.append((typ, found))
-        return out
-
-    return step
-
-
-PRIMITIVES = frozenset(
-    {
-        "base64Binary", "boolean", "canonical", "code", "date", "dateTime", "decimal", "id", "instant",
-        "integer", "markdown", "oid", "positiveInt", "string", "time", "unsignedInt", "uri", "url", "uuid",
-    }
-)  # fmt: skip
-
-
-def normalise_type(name: str) -> str:
-    """``DateTime`` (as some R4 expressions write it) -> ``dateTime``; other names unchanged."""
-    lowered = name[0].lower() + name[1:]
-    return lowered if lowered in PRIMITIVES else name
-
-
-def _accepted(wanted: str) -> frozenset[str]:
-    """Types that FHIRPath ``as(wanted)`` lets through."""
-    return frozenset({wanted}) | (QUANTITY_PROFILES if wanted == "Quantity" else frozenset())
-
-
-def _as_step(wanted: str) -> Step:
-    accepted = _accepted(wanted)
-    return lambda nodes: [node for node in nodes if node[0] in accepted]
-
-
-def _where_step(key: str, literal: str) -> Step:
-    return lambda nodes: [n for n in nodes if isinstance(n[1], dict) and n[1].get(key) == literal]
-
-
-def reference_type(reference: Mapping[str, Any]) -> str | None:
-    """The resource type a Reference points to: from ``Reference.type``, else from ``Type/id`` (relative
-    or absolute, optionally ``/_history/v``) in ``Reference.reference``.
-    Spec: https://hl7.org/fhir/R4/references.html#Reference"""
-    explicit = reference.get("type")
-    if isinstance(explicit, str):
-        return explicit.rsplit("/", 1)[-1]
-    ref = reference.get("reference")
-    if not isinstance(ref, str) or ref.startswith("#"):
-        return None
-    parts = ref.split("/")
-    if len(parts) >= 4 and parts[-2] == "_history":
-        parts = parts[:-2]
-    return parts[-2] if len(parts) >= 2 else None
-
-
-def _resolve_step(target: str) -> Step:
-    return lambda nodes: [n for n in nodes if isinstance(n[1], dict) and reference_type(n[1]) == target]
-
-
-def _index_step(index: int) -> Step:
-    return lambda nodes: nodes[index : index + 1]
-
-
 def _compile_segments(text: str, context: str | None) -> tuple[list[Step], str | None]:
     """Compile ``.a.b.as(T)...`` starting from ``context``; return the steps and the final context."""
     steps: list[Step] = []
@@ -202,25 +136,25 @@ def _compile_segments(text: str, context: str | None) -> tuple[list[Step], str |
                 raise UnsupportedPathError(f"cannot type {match['field']!r} after a choice in {text!r}")
             name = match["field"]
             path, codes, choice = _lookup(context, name)
-            steps.append(_choice_step(name, codes) if choice else _field_step(name, codes[0]))
+            steps.append(choice_step(name, codes) if choice else field_step(name, codes[0]))
             context = None if choice else _next_context(path, codes)
             last_choice = (name, codes) if choice and match["index"] is None else None
             if match["index"] is not None:
-                steps.append(_index_step(int(match["index"])))
+                steps.append(index_step(int(match["index"])))
             continue
         if match["as"]:
             context = normalise_type(match["as"])
             if last_choice is None:
-                steps.append(_as_step(context))
+                steps.append(as_step(context))
             else:  # value[x].as(Quantity): read only valueQuantity (and valueAge ...)
-                accepted = _accepted(context)
+                accepted = accepted_types(context)
                 name, codes = last_choice
-                steps[-1] = _choice_step(name, tuple(c for c in codes if c in accepted))
+                steps[-1] = choice_step(name, tuple(c for c in codes if c in accepted))
             continue
         if match["resolve"]:
-            steps.append(_resolve_step(match["resolve"]))
+            steps.append(resolve_step(match["resolve"]))
         else:
-            steps.append(_where_step(match["key"], match["literal"]))
+            steps.append(where_step(match["key"], match["literal"]))
         last_choice = None
     if position != len(text):
         raise UnsupportedPathError(f"cannot compile {text[position:]!r}")
@@ -241,39 +175,7 @@ def compile_relative(expression: str, context: str) -> tuple[Extractor, str | No
         steps, final = _compile_segments(head["rest"], context)
     else:
         steps, final = _compile_segments("." + expression, context)
-    return _chain(steps), final
-
-
-def _chain(steps: Sequence[Step]) -> Extractor:
-    if len(steps) == 1:
-        return steps[0]
-
-    def run(nodes: list[Node]) -> list[Node]:
-        for step in steps:
-            if not nodes:
-                return nodes
-            nodes = step(nodes)
-        return nodes
-
-    return run
-
-
-def _fallback(expression: str) -> Extractor:
-    """Evaluate with fhirpathpy (compiled once); values are typed :data:`UNKNOWN_TYPE`."""
-    evaluate = fhirpathpy.compile(expression, model=fhirpath_models["r4"])
-
-    def run(nodes: list[Node]) -> list[Node]:
-        out: list[Node] = []
-        for _, value in nodes:
-            try:
-                found = evaluate(value, {})
-            except Exception:  # fhirpathpy signals bad input with assorted exception types
-                _log.debug("FHIRPath %r failed; the value is not indexed", expression, exc_info=True)
-                continue
-            out.extend((UNKNOWN_TYPE, item) for item in found if item is not None)
-        return out
-
-    return run
+    return chain(steps), final
 
 
 def split_branches(expression: str) -> list[str]:
@@ -300,9 +202,7 @@ def branch_applies(branch: str, resource_type: str) -> bool:
     return name == resource_type or name in ABSTRACT_BASES or not name[0].isupper()
 
 
-def _compile_branches(
-    expression: str, context: str, resource_type: str
-) -> list[tuple[Extractor, str | None]]:
+def _compile_branches(expression: str, context: str, resource_type: str) -> list[tuple[Extractor, str | None]]:
     """Compile each union branch about ``resource_type``, falling back to fhirpathpy branch by branch."""
     compiled: list[tuple[Extractor, str | None]] = []
     for branch in split_branches(expression):
@@ -315,17 +215,11 @@ def _compile_branches(
     return compiled
 
 
-def _union(parts: Sequence[Extractor]) -> Extractor:
-    if len(parts) == 1:
-        return parts[0]
-    return lambda nodes: [node for part in parts for node in part(nodes)]
-
-
 def compile_expression(expression: str, resource_type: str, context: str | None = None) -> Extractor:
     """Compile the branches of ``expression`` that apply to ``resource_type``, evaluated on nodes of
     ``context`` (by default the resource itself)."""
     branches = _compile_branches(expression, context or resource_type, resource_type)
-    return _union([extractor for extractor, _ in branches])
+    return union([extractor for extractor, _ in branches])
 
 
 def _branch_root_keys(branch: str, resource_type: str) -> frozenset[str] | None:
@@ -347,7 +241,7 @@ def _branch_root_keys(branch: str, resource_type: str) -> frozenset[str] | None:
         return frozenset({first["field"]})
     narrowed = _SEGMENT.match(text, first.end())
     if narrowed is not None and narrowed["as"]:
-        accepted = _accepted(normalise_type(narrowed["as"]))
+        accepted = accepted_types(normalise_type(narrowed["as"]))
         codes = tuple(c for c in codes if c in accepted)
     return frozenset(first["field"] + c[0].upper() + c[1:] for c in codes)
 
@@ -384,9 +278,7 @@ def _compile_composite(param: SearchParam, resource_type: str) -> tuple[Composit
     result = []
     for extract, context in _compile_branches(param.expression, resource_type, resource_type):
         components = tuple(
-            compile_expression(c.expression, resource_type, context)
-            if context is not None
-            else _fallback(c.expression)
+            compile_expression(c.expression, resource_type, context) if context is not None else _fallback(c.expression)
             for c in param.components
         )
         result.append(CompositeBranch(extract, components))
@@ -407,7 +299,7 @@ def _inline_targets(extract: Extractor, targets: frozenset[str]) -> Extractor:
 def compile_param(param: SearchParam, resource_type: str) -> CompiledParam:
     """Compile one parameter (and, for a composite, its components) for ``resource_type``."""
     branches = _compile_branches(param.expression, resource_type, resource_type)
-    extract = _union([extractor for extractor, _ in branches])
+    extract = union([extractor for extractor, _ in branches])
     if param.type is ParamKind.REFERENCE and any(context == "Resource" for _, context in branches):
         extract = _inline_targets(extract, frozenset(param.targets))
     if param.type is not ParamKind.COMPOSITE:

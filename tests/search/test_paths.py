@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from ehr.search import paths
+from ehr.search import paths, steps
 from ehr.search.paths import (
     UNKNOWN_TYPE,
     Node,
@@ -97,9 +97,7 @@ def test_indexer_and_inline_resources() -> None:
         "resourceType": "Bundle",
         "entry": [{"resource": {"resourceType": "Composition", "id": "c"}}, {}],
     }
-    assert run("Bundle.entry[0].resource", bundle) == [
-        ("Resource", {"resourceType": "Composition", "id": "c"})
-    ]
+    assert run("Bundle.entry[0].resource", bundle) == [("Resource", {"resourceType": "Composition", "id": "c"})]
 
 
 def test_unsupported_expressions_fall_back_to_fhirpath() -> None:
@@ -124,9 +122,9 @@ def test_root_keys() -> None:
 
 def test_every_parameter_compiles_and_only_known_ones_fall_back(monkeypatch: pytest.MonkeyPatch) -> None:
     fallbacks: list[str] = []
-    original = paths._fallback
+    original = steps.fallback
 
-    def spy(expression: str) -> paths.Extractor:
+    def spy(expression: str) -> steps.Extractor:
         fallbacks.append(expression)
         return original(expression)
 

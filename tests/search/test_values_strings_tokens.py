@@ -53,9 +53,7 @@ def test_address_parts() -> None:
 
 def test_coding_and_codeable_concept() -> None:
     coding = {"system": "http://loinc.org", "code": "29463-7", "display": "Body Weight"}
-    assert tokens_from_coding("code", coding) == [
-        TokenRow("code", "http://loinc.org", "29463-7", "body weight")
-    ]
+    assert tokens_from_coding("code", coding) == [TokenRow("code", "http://loinc.org", "29463-7", "body weight")]
     concept = {"coding": [coding, {"code": "x"}], "text": "Weight"}
     assert tokens_from_codeable_concept("code", concept) == [
         TokenRow("code", "http://loinc.org", "29463-7", "weight"),
