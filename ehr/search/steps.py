@@ -31,6 +31,8 @@ QUANTITY_PROFILES = frozenset({"Age", "Count", "Distance", "Duration", "SimpleQu
 
 
 def field_step(name: str, typ: str) -> Step:
+    """``.name``: each node's ``name`` value (or every item of a list), typed ``typ``."""
+
     def step(nodes: list[Node]) -> list[Node]:
         out: list[Node] = []
         for _, value in nodes:
@@ -49,6 +51,7 @@ def field_step(name: str, typ: str) -> Step:
 
 
 def choice_step(name: str, codes: Sequence[str]) -> Step:
+    """``.name`` for a choice element ``name[x]``: ``nameQuantity`` typed Quantity, and so on."""
     keys = tuple((name + code[0].upper() + code[1:], code) for code in codes)
 
     def step(nodes: list[Node]) -> list[Node]:
@@ -84,11 +87,13 @@ def accepted_types(wanted: str) -> frozenset[str]:
 
 
 def as_step(wanted: str) -> Step:
+    """``.as(wanted)`` / ``(... as wanted)``: only nodes of that type (or a Quantity profile)."""
     accepted = accepted_types(wanted)
     return lambda nodes: [node for node in nodes if node[0] in accepted]
 
 
 def where_step(key: str, literal: str) -> Step:
+    """``.where(key='literal')``: only nodes whose ``key`` equals the literal."""
     return lambda nodes: [n for n in nodes if isinstance(n[1], dict) and n[1].get(key) == literal]
 
 
@@ -109,14 +114,17 @@ def reference_type(reference: Mapping[str, Any]) -> str | None:
 
 
 def resolve_step(target: str) -> Step:
+    """``.where(resolve() is Target)``: only References whose target type is ``target``."""
     return lambda nodes: [n for n in nodes if isinstance(n[1], dict) and reference_type(n[1]) == target]
 
 
 def index_step(index: int) -> Step:
+    """``[index]``: the node at that position, if any."""
     return lambda nodes: nodes[index : index + 1]
 
 
 def chain(steps: Sequence[Step]) -> Extractor:
+    """Apply steps in order, stopping as soon as nothing is selected."""
     if len(steps) == 1:
         return steps[0]
 
@@ -149,6 +157,7 @@ def fallback(expression: str) -> Extractor:
 
 
 def union(parts: Sequence[Extractor]) -> Extractor:
+    """``a | b``: the nodes of every part, in order."""
     if len(parts) == 1:
         return parts[0]
     return lambda nodes: [node for part in parts for node in part(nodes)]
