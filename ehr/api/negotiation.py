@@ -97,10 +97,10 @@ def _project_entries(body: dict[str, Any], params: Any) -> dict[str, Any]:
     summary, elements = params.get("_summary"), params.get("_elements")
     if body.get("resourceType") != "Bundle" or (summary in (None, "false", "count") and not elements):
         return body
+    # Entries embed stored JSON as orjson.Fragment, which cannot be read back: parse the Bundle once.
+    body = orjson.loads(orjson.dumps(body))
     for entry in body.get("entry", []):
         resource = entry.get("resource")
-        if isinstance(resource, orjson.Fragment):
-            resource = orjson.loads(resource.contents)
         if isinstance(resource, dict):
             entry["resource"] = project(resource, summary, elements)
     return body
