@@ -43,9 +43,10 @@ _DATE: dict[str, ValueFunction] = {
     "Timing": dates.dates_from_timing,
     **dict.fromkeys(("date", "dateTime", "instant"), dates.dates_from_datetime),
 }
-_NUMBER: dict[str, ValueFunction] = dict.fromkeys(
-    ("decimal", "integer", "positiveInt", "unsignedInt"), quantities.numbers_from_number
-)
+_NUMBER: dict[str, ValueFunction] = {
+    "Range": quantities.numbers_from_range,
+    **dict.fromkeys(("decimal", "integer", "positiveInt", "unsignedInt"), quantities.numbers_from_number),
+}
 _QUANTITY: dict[str, ValueFunction] = {
     "Money": quantities.quantities_from_money,
     "Range": quantities.quantities_from_range,
@@ -59,9 +60,7 @@ _REFERENCE: dict[str, ValueFunction] = {
     "Resource": references.references_from_resource,
     **dict.fromkeys(("canonical", "uri", "url"), references.references_from_canonical),
 }
-_URI: dict[str, ValueFunction] = dict.fromkeys(
-    ("uri", "url", "canonical", "oid", "uuid"), references.uris_from_uri
-)
+_URI: dict[str, ValueFunction] = dict.fromkeys(("uri", "url", "canonical", "oid", "uuid"), references.uris_from_uri)
 
 
 def _table(kind: ParamKind) -> Mapping[str, ValueFunction]:
@@ -131,9 +130,7 @@ def rows_for_nodes(code: str, kind: ParamKind, nodes: list[Node]) -> list[Any]:
     return _rows(code, kind, _table(kind), nodes, {})
 
 
-def _rows(
-    code: str, kind: ParamKind, table: Mapping[str, ValueFunction], nodes: list[Node], memo: Memo
-) -> list[Any]:
+def _rows(code: str, kind: ParamKind, table: Mapping[str, ValueFunction], nodes: list[Node], memo: Memo) -> list[Any]:
     out: list[Any] = []
     for datatype, value in nodes:
         key = (code, datatype, id(value))

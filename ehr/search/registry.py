@@ -120,9 +120,7 @@ class Registry:
         return _load_packaged()
 
     @staticmethod
-    def build(
-        resource_types: list[str], params: list[SearchParam], compartment: Mapping[str, list[str]]
-    ) -> Registry:
+    def build(resource_types: list[str], params: list[SearchParam], compartment: Mapping[str, list[str]]) -> Registry:
         """Build a registry from explicit parts (the packaged data, or a test's own)."""
         by_type = {
             rtype: MappingProxyType({p.code: p for p in params if _applies_to(p, rtype)})

@@ -14,6 +14,7 @@ from ehr.search.values.quantities import (
     canonicalize,
     number_range,
     numbers_from_number,
+    numbers_from_range,
     quantities_from_money,
     quantities_from_quantity,
     quantities_from_range,
@@ -40,6 +41,14 @@ def test_non_numbers_are_skipped() -> None:
     assert number_range("abc") is None
     assert number_range("NaN") is None
     assert numbers_from_number("probability", 0.5) == [NumberRow("probability", 0.5, 0.45, 0.55)]
+
+
+def test_number_range_from_a_range() -> None:
+    assert numbers_from_range("probability", {"low": {"value": 0.2}, "high": {"value": 0.4}}) == [
+        NumberRow("probability", 0.2, 0.15, 0.45)
+    ]
+    assert numbers_from_range("probability", {"high": {"value": 1}}) == [NumberRow("probability", 1.0, -math.inf, 1.5)]
+    assert numbers_from_range("probability", {"low": {}}) == []
 
 
 @pytest.mark.parametrize(

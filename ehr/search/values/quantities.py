@@ -31,9 +31,7 @@ def _units(canonical: str, factors: Mapping[str, float]) -> dict[str, tuple[str,
 
 #: UCUM code -> (canonical code, factor, offset): canonical = value * factor + offset
 UCUM_UNITS: dict[str, tuple[str, float, float]] = {
-    **_units(
-        "g", {"ug": 1e-6, "mg": 1e-3, "g": 1.0, "kg": 1e3, "[lb_av]": 453.59237, "[oz_av]": 28.349523125}
-    ),
+    **_units("g", {"ug": 1e-6, "mg": 1e-3, "g": 1.0, "kg": 1e3, "[lb_av]": 453.59237, "[oz_av]": 28.349523125}),
     **_units("L", {"uL": 1e-6, "mL": 1e-3, "dL": 0.1, "L": 1.0}),
     **_units("m", {"mm": 1e-3, "cm": 1e-2, "m": 1.0, "km": 1e3, "[in_i]": 0.0254, "[ft_i]": 0.3048}),
     **_units("s", {"ms": 1e-3, "s": 1.0, "min": 60.0, "h": 3600.0, "d": 86400.0, "wk": 604800.0}),
@@ -88,6 +86,20 @@ def numbers_from_number(param: str, value: Any) -> list[NumberRow]:
     """decimal / integer / positiveInt / unsignedInt -> one row with its precision range."""
     found = number_range(value)
     return [NumberRow(param, *found)] if found else []
+
+
+def numbers_from_range(param: str, value: Any) -> list[NumberRow]:
+    """Range (RiskAssessment.prediction.probabilityRange) -> one row from low to high, open on a
+    missing side; units are ignored, as number search has none."""
+    if not isinstance(value, Mapping):
+        return []
+    low_q, high_q = value.get("low"), value.get("high")
+    low_n = number_range(low_q.get("value")) if isinstance(low_q, Mapping) else None
+    high_n = number_range(high_q.get("value")) if isinstance(high_q, Mapping) else None
+    if low_n is None and high_n is None:
+        return []
+    number = low_n[0] if low_n else high_n[0] if high_n else 0.0
+    return [NumberRow(param, number, low_n[1] if low_n else -math.inf, high_n[2] if high_n else math.inf)]
 
 
 def _str(value: Any) -> str | None:
