@@ -134,8 +134,7 @@ def build_router(service: InferenceService) -> APIRouter:
             if model is not None
             else _error(
                 404,
-                f"unknown model {name!r} version {version or 'latest'}; "
-                "GET /v2/models/<name> for available models",
+                f"unknown model {name!r} version {version or 'latest'}; GET /v2/models/<name> for available models",
             )
         )
 

@@ -58,9 +58,7 @@ def read_dataset(source: bytes | Path) -> Dataset:
             return pydicom.dcmread(io.BytesIO(source))
         return pydicom.dcmread(source)
     except (InvalidDicomError, EOFError) as exc:
-        raise DicomError(
-            "not a DICOM Part 10 file; export it from the PACS with its file meta header"
-        ) from exc
+        raise DicomError("not a DICOM Part 10 file; export it from the PACS with its file meta header") from exc
 
 
 def patient_from_dataset(ds: Dataset) -> dict[str, Any]:

@@ -16,7 +16,7 @@ why the value cannot be used and what to record instead. A suggestion is compute
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, Literal
@@ -107,24 +107,33 @@ class Candidate:
     when: datetime | None
 
 
-def observation_candidates(
-    observations: Sequence[Mapping[str, Any]], codes: Sequence[CodeRef]
-) -> list[Candidate]:
-    """Usable-status matches, most recent first (undated ones last)."""
-    found = []
-    for obs in observations:
-        if obs.get("status") not in USABLE_STATUS:
-            continue
-        when = parse_datetime(effective(obs))
-        ref = _matches(obs.get("code"), codes)
-        if ref is not None:
-            found.append(Candidate(obs, obs, ref, when))
-        for component in obs.get("component", []):
-            ref = _matches(component.get("code"), codes)
-            if ref is not None:
-                found.append(Candidate(obs, component, ref, when))
-    epoch = datetime.min.replace(tzinfo=UTC)
-    return sorted(found, key=lambda c: c.when or epoch, reverse=True)
+class ObservationIndex:
+    """Usable-status Observations (and components) by (system, code), effective time parsed once.
+
+    Built once per ``suggest`` call so that each feature is a dictionary look-up, not a scan.
+    """
+
+    def __init__(self, observations: Iterable[Mapping[str, Any]]) -> None:
+        self._by_code: dict[
+            tuple[str | None, str | None], list[tuple[Mapping[str, Any], Mapping[str, Any], datetime | None]]
+        ] = {}
+        for obs in observations:
+            if obs.get("resourceType") != "Observation" or obs.get("status") not in USABLE_STATUS:
+                continue
+            when = parse_datetime(effective(obs))
+            for node in (obs, *obs.get("component", [])):
+                for key in _codings(node.get("code")):
+                    self._by_code.setdefault(key, []).append((obs, node, when))
+
+    def candidates(self, codes: Sequence[CodeRef]) -> list[Candidate]:
+        """Matches for any of ``codes``, most recent first (undated ones last)."""
+        found = []
+        for ref in codes:
+            keys = [k for k in self._by_code if ref.matches(*k)] if ref.prefix else [(ref.system, ref.code)]
+            for key in keys:
+                found += [Candidate(obs, node, ref, when) for obs, node, when in self._by_code.get(key, [])]
+        epoch = datetime.min.replace(tzinfo=UTC)
+        return sorted(found, key=lambda c: c.when or epoch, reverse=True)
 
 
 def _describe(codes: Sequence[CodeRef]) -> str:
@@ -134,13 +143,9 @@ def _describe(codes: Sequence[CodeRef]) -> str:
 def _timing_problem(spec: FeatureSpec, cand: Candidate, now: datetime) -> Problem | None:
     """Undated, future-dated or stale observations are not used."""
     if cand.when is None:
-        return Problem(
-            spec.name, "invalid", f"latest {spec.name} Observation has no full effective date-time"
-        )
+        return Problem(spec.name, "invalid", f"latest {spec.name} Observation has no full effective date-time")
     if cand.when > now + CLOCK_SKEW:
-        return Problem(
-            spec.name, "invalid", f"latest {spec.name} Observation is dated in the future; correct its date"
-        )
+        return Problem(spec.name, "invalid", f"latest {spec.name} Observation is dated in the future; correct its date")
     if spec.window_hours is not None and now - cand.when > timedelta(hours=spec.window_hours):
         return Problem(
             spec.name,
@@ -150,9 +155,7 @@ def _timing_problem(spec: FeatureSpec, cand: Candidate, now: datetime) -> Proble
     return None
 
 
-def _quantity(
-    spec: FeatureSpec, cand: Candidate, unit: str, bounds: tuple[float, float] | None
-) -> float | Problem:
+def _quantity(spec: FeatureSpec, cand: Candidate, unit: str, bounds: tuple[float, float] | None) -> float | Problem:
     """The candidate's valueQuantity in ``unit``, range-checked."""
     qty = cand.node.get("valueQuantity")
     if qty is None or qty.get("value") is None:
@@ -168,16 +171,13 @@ def _quantity(
         return Problem(
             spec.name,
             "implausible",
-            f"{spec.name} is outside the plausible range "
-            f"{bounds[0]:g}–{bounds[1]:g} {unit}; check and re-record it",
+            f"{spec.name} is outside the plausible range {bounds[0]:g}–{bounds[1]:g} {unit}; check and re-record it",
         )
     return value
 
 
-def _latest(
-    spec: FeatureSpec, observations: Sequence[Mapping[str, Any]], now: datetime
-) -> Candidate | Problem:
-    cands = observation_candidates(observations, spec.codes)
+def _latest(spec: FeatureSpec, observations: ObservationIndex, now: datetime) -> Candidate | Problem:
+    cands = observations.candidates(spec.codes)
     if not cands:
         return Problem(
             spec.name, "missing", f"no final Observation {_describe(spec.codes)} for {spec.name}; record one"
@@ -189,9 +189,7 @@ def _make_input(spec: FeatureSpec, cand: Candidate, value: float, unit: str | No
     return Input(spec.name, value, unit, display, effective(cand.observation), _ref(cand.observation))
 
 
-def extract_observation(
-    spec: FeatureSpec, observations: Sequence[Mapping[str, Any]], now: datetime
-) -> Input | Problem:
+def extract_observation(spec: FeatureSpec, observations: ObservationIndex, now: datetime) -> Input | Problem:
     """A numeric Observation feature in the model's unit."""
     cand = _latest(spec, observations, now)
     if isinstance(cand, Problem):
@@ -203,9 +201,7 @@ def extract_observation(
     return _make_input(spec, cand, value, spec.unit, f"{value:g} {spec.unit}")
 
 
-def extract_flag(
-    spec: FeatureSpec, observations: Sequence[Mapping[str, Any]], now: datetime
-) -> Input | Problem:
+def extract_flag(spec: FeatureSpec, observations: ObservationIndex, now: datetime) -> Input | Problem:
     """1 when the latest matching quantity is above its code's threshold (e.g. FiO₂ > 21 %), else 0."""
     cand = _latest(spec, observations, now)
     if isinstance(cand, Problem):
@@ -215,14 +211,10 @@ def extract_flag(
     if isinstance(value, Problem):
         return value
     flag = 1.0 if value > above else 0.0
-    return _make_input(
-        spec, cand, flag, None, f"{value:g} {unit} ({'above' if flag else 'not above'} {above:g})"
-    )
+    return _make_input(spec, cand, flag, None, f"{value:g} {unit} ({'above' if flag else 'not above'} {above:g})")
 
 
-def extract_coded(
-    spec: FeatureSpec, observations: Sequence[Mapping[str, Any]], now: datetime
-) -> Input | Problem:
+def extract_coded(spec: FeatureSpec, observations: ObservationIndex, now: datetime) -> Input | Problem:
     """A coded answer mapped through the feature's value map."""
     cand = _latest(spec, observations, now)
     if isinstance(cand, Problem):
@@ -277,8 +269,7 @@ def extract_demographic(spec: FeatureSpec, patient: Mapping[str, Any], now: date
             return Problem(
                 spec.name,
                 "invalid",
-                "the model was trained on recorded male/female sex only; "
-                "Patient.gender is missing, other or unknown",
+                "the model was trained on recorded male/female sex only; Patient.gender is missing, other or unknown",
             )
         return Input(spec.name, 1.0 if gender == "female" else 0.0, None, str(gender), None, ref)
     age = age_years(str(patient.get("birthDate", "")), now)
@@ -296,7 +287,7 @@ def extract_demographic(spec: FeatureSpec, patient: Mapping[str, Any], now: date
 def extract(
     spec: FeatureSpec,
     patient: Mapping[str, Any],
-    observations: Sequence[Mapping[str, Any]],
+    observations: ObservationIndex,
     conditions: Sequence[Mapping[str, Any]],
     now: datetime,
 ) -> Input | Problem:

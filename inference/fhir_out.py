@@ -190,9 +190,7 @@ def provenance(
     }
 
 
-def not_computed(
-    spec: ModelSpec, problems: Sequence[Problem], patient_ref: str, now: datetime
-) -> dict[str, Any]:
+def not_computed(spec: ModelSpec, problems: Sequence[Problem], patient_ref: str, now: datetime) -> dict[str, Any]:
     """OperationOutcome explaining why a model's suggestion was not computed (one issue per problem)."""
     return {
         "resourceType": "OperationOutcome",
@@ -235,13 +233,9 @@ def imaging_report(
         "id": stable_id("DiagnosticReport", oid),
         "meta": {"security": [AIAST]},
         "status": "preliminary",
-        "category": [
-            {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v2-0074", "code": "RAD"}]}
-        ],
+        "category": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v2-0074", "code": "RAD"}]}],
         "code": {
-            "coding": [
-                {"system": "http://loinc.org", "code": "18748-4", "display": "Diagnostic imaging study"}
-            ],
+            "coding": [{"system": "http://loinc.org", "code": "18748-4", "display": "Diagnostic imaging study"}],
             "text": spec.title,
         },
         "subject": {"reference": patient_ref},

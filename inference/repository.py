@@ -152,9 +152,7 @@ def _image(raw: Mapping[str, Any] | None) -> ImageSpec | None:
     if raw is None:
         return None
     window = Window(float(raw["window"]["center"]), float(raw["window"]["width"]))
-    return ImageSpec(
-        tuple(raw["modalities"]), window, (int(raw["size"][0]), int(raw["size"][1])), raw["input"]
-    )
+    return ImageSpec(tuple(raw["modalities"]), window, (int(raw["size"][0]), int(raw["size"][1])), raw["input"])
 
 
 def load_model_folder(folder: Path) -> ModelSpec:
@@ -181,13 +179,9 @@ def load_model_folder(folder: Path) -> ModelSpec:
             image=_image(raw.get("image")),
         )
     except (KeyError, TypeError, ValueError) as exc:
-        raise ModelRepositoryError(
-            f"{folder}/model.json: malformed spec ({exc}); re-run the training script"
-        ) from exc
+        raise ModelRepositoryError(f"{folder}/model.json: malformed spec ({exc}); re-run the training script") from exc
     if (spec.name, spec.version) != (folder.parent.name, folder.name):
-        raise ModelRepositoryError(
-            f"{folder}: model.json names {spec.name}/{spec.version}; the folder must match"
-        )
+        raise ModelRepositoryError(f"{folder}: model.json names {spec.name}/{spec.version}; the folder must match")
     return spec
 
 

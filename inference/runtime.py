@@ -8,7 +8,9 @@ start-up instead of silently serving from the CPU. Thread counts are set explici
 
 The micro-batcher collects requests for one model until ``max_batch`` rows are queued or the oldest
 request has waited ``max_delay_s``, runs them as one batch, and splits the outputs back (the dynamic
-batching scheme of Triton's ``max_queue_delay_microseconds``). It is thread-based so that synchronous
+batching scheme of Triton's ``max_queue_delay_microseconds``). The delay is only spent under
+concurrency: when the previous batch held a single request and nothing else is queued, a request is
+served at once, so an idle model answers with bare-session latency. It is thread-based so that synchronous
 callers (``suggest``) and asyncio handlers (``asyncio.wrap_future``) share the same queue.
 """
 
@@ -67,9 +69,7 @@ def build_session(
     model_bytes: bytes, providers: list[str], require_gpu: bool, intra_op_threads: int
 ) -> ort.InferenceSession:
     """One session; verifies it actually runs on CUDA when a GPU is required."""
-    session = ort.InferenceSession(
-        model_bytes, sess_options=session_options(intra_op_threads), providers=providers
-    )
+    session = ort.InferenceSession(model_bytes, sess_options=session_options(intra_op_threads), providers=providers)
     if require_gpu and session.get_providers()[0] != CUDA:
         raise GpuUnavailableError(
             f"--require-gpu: the session fell back to {session.get_providers()[0]}; "
@@ -104,6 +104,7 @@ class MicroBatcher:
         self._queue: queue.Queue[_Request | None] = queue.Queue()
         self._thread = threading.Thread(target=self._loop, name=f"batcher-{name}", daemon=True)
         self._closed = False
+        self._concurrent = False
         self._thread.start()
 
     def submit(self, x: NDArray[Any]) -> Future[Outputs]:
@@ -122,7 +123,7 @@ class MicroBatcher:
 
     def _collect(self, first: _Request) -> tuple[list[_Request], bool]:
         batch, rows, stop = [first], len(first.x), False
-        deadline = first.enqueued + self._max_delay
+        deadline = first.enqueued + (self._max_delay if self._concurrent else 0.0)
         while rows < self._max_batch:
             try:
                 item = self._queue.get(timeout=max(deadline - time.monotonic(), 0.0))
@@ -138,6 +139,7 @@ class MicroBatcher:
     def _loop(self) -> None:
         while (first := self._queue.get()) is not None:
             batch, stop = self._collect(first)
+            self._concurrent = len(batch) > 1 or not self._queue.empty()
             self._serve(batch)
             if stop:
                 break

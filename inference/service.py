@@ -22,7 +22,7 @@ from pydicom.dataset import Dataset
 
 from inference import fhir_out
 from inference.dicom import DicomError, frames_from_dataset, resize_frames
-from inference.features import Input, Problem, extract
+from inference.features import Input, ObservationIndex, Problem, extract
 from inference.metrics import InferenceMetrics
 from inference.repository import ModelSpec, discover
 from inference.runtime import MicroBatcher, Outputs, build_session, select_providers
@@ -79,9 +79,7 @@ class InferenceService:
         try:
             for spec in discover(models_dir):
                 session = build_session(spec.onnx_path.read_bytes(), providers, require_gpu, intra_op_threads)
-                models[(spec.name, spec.version)] = _load(
-                    spec, session, metrics, max_batch, max_delay_ms / 1000
-                )
+                models[(spec.name, spec.version)] = _load(spec, session, metrics, max_batch, max_delay_ms / 1000)
         except Exception:
             for m in models.values():
                 m.batcher.close()
@@ -103,7 +101,7 @@ class InferenceService:
     ) -> dict[str, Any]:
         """Run every tabular model on the patient's record; see the module docstring."""
         patient_ref = f"Patient/{patient.get('id', 'unknown')}"
-        observations = [r for r in resources if r.get("resourceType") == "Observation"]
+        observations = ObservationIndex(resources)
         conditions = [r for r in resources if r.get("resourceType") == "Condition"]
         out: list[dict[str, Any]] = []
         for model in self.latest.values():
@@ -117,7 +115,7 @@ class InferenceService:
         model: LoadedModel,
         patient: Mapping[str, Any],
         patient_ref: str,
-        observations: Sequence[Mapping[str, Any]],
+        observations: ObservationIndex,
         conditions: Sequence[Mapping[str, Any]],
         now: datetime,
     ) -> list[dict[str, Any]]:
@@ -133,9 +131,7 @@ class InferenceService:
         inputs = [r for r in results if isinstance(r, Input)]
         outputs = self.timed(model, np.array([[i.value for i in inputs]], dtype=np.float32))
         contributions = [float(c) for c in outputs[spec.outputs["contributions"]][0]]
-        probability = (
-            float(outputs[spec.outputs["probability"]][0, 0]) if "probability" in spec.outputs else None
-        )
+        probability = float(outputs[spec.outputs["probability"]][0, 0]) if "probability" in spec.outputs else None
         score = float(outputs[spec.outputs["score"]][0, 0]) if "score" in spec.outputs else None
         risk = fhir_out.risk_assessment(
             spec,
@@ -186,18 +182,14 @@ class InferenceService:
         modality = str(ds.get("Modality", ""))
         try:
             if modality not in image.modalities:
-                raise DicomError(
-                    f"modality {modality or 'unknown'} is not one of {', '.join(image.modalities)}"
-                )
+                raise DicomError(f"modality {modality or 'unknown'} is not one of {', '.join(image.modalities)}")
             frames = resize_frames(frames_from_dataset(ds, image.window), image.size)[:, np.newaxis]
         except DicomError as exc:
             problem = Problem("image", "ineligible", str(exc))
             self.metrics.suggestions.labels(spec.name, "not_computed").inc()
             return fhir_out.bundle([fhir_out.not_computed(spec, [problem], patient_ref, now)], now, study_ref)
         probs = self.timed(model, frames)[spec.outputs["probability"]][:, 0]
-        report, obs = fhir_out.imaging_report(
-            spec, patient_ref, study_ref, now, float(probs.max()), len(frames)
-        )
+        report, obs = fhir_out.imaging_report(spec, patient_ref, study_ref, now, float(probs.max()), len(frames))
         prov = fhir_out.provenance(spec, [report, obs], [study_ref], now)
         self.metrics.suggestions.labels(spec.name, "computed").inc()
         return fhir_out.bundle([report, obs, prov, fhir_out.device(spec)], now, study_ref)
@@ -211,7 +203,7 @@ def eligibility_problems(
     if patient.get("deceasedBoolean") or patient.get("deceasedDateTime"):
         problems.append(Problem("patient", "ineligible", "Patient is recorded as deceased"))
     if spec.eligibility is not None:
-        found = extract(spec.eligibility, patient, [], conditions, now)
+        found = extract(spec.eligibility, patient, ObservationIndex([]), conditions, now)
         if isinstance(found, Input) and found.value == 0.0:
             problems.append(
                 Problem(
@@ -223,9 +215,7 @@ def eligibility_problems(
     return problems
 
 
-def qualitative_risk(
-    spec: ModelSpec, score: float | None, contributions: Sequence[float]
-) -> tuple[str, str] | None:
+def qualitative_risk(spec: ModelSpec, score: float | None, contributions: Sequence[float]) -> tuple[str, str] | None:
     """NEWS2 clinical risk (RCP 2017, chart 2): bands by aggregate score; a single 3 is low–medium."""
     rule = spec.risk_rule
     if rule is None or score is None:

@@ -63,14 +63,27 @@ def evaluate(prob: np.ndarray[Any, Any], y: np.ndarray[Any, Any]) -> dict[str, A
     }
 
 
-def main() -> None:
-    """Fit, export, check ONNX against scikit-learn, evaluate and write the model folder."""
+def split() -> tuple[Any, Any, Any, Any]:
+    """The seeded 70/30 stratified split of the ten mean features: X_train, X_test, y_train, y_test."""
     data = load_breast_cancer()
     cols = [list(data.feature_names).index(c) for c, _, _ in COLUMNS]
     X = data.data[:, cols].astype(np.float64)
     y = (data.target == 0).astype(np.int64)  # scikit-learn codes malignant as 0
-    X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=0.3, random_state=SEED, stratify=y)
-    pipe = make_pipeline(StandardScaler(), LogisticRegression(C=C, max_iter=5000)).fit(X_train, y_train)
+    parts: tuple[Any, Any, Any, Any] = tuple(
+        train_test_split(X, y, test_size=0.3, random_state=SEED, stratify=y)
+    )
+    return parts
+
+
+def fit(X_train: Any, y_train: Any) -> Any:
+    """The scikit-learn pipeline (StandardScaler, LogisticRegression)."""
+    return make_pipeline(StandardScaler(), LogisticRegression(C=C, max_iter=5000)).fit(X_train, y_train)
+
+
+def main() -> None:
+    """Fit, export, check ONNX against scikit-learn, evaluate and write the model folder."""
+    X_train, X_test, y_train, y_test = split()
+    pipe = fit(X_train, y_train)
     scaler, logreg = pipe[0], pipe[1]
     model = common.linear_onnx(
         NAME, scaler.mean_, scaler.scale_, logreg.coef_[0], float(logreg.intercept_[0]), "logistic"
@@ -87,7 +100,7 @@ def main() -> None:
             "n_test": len(y_test),
             "malignant_train": int(y_train.sum()),
             "malignant_test": int(y_test.sum()),
-            "prevalence": round(float(y.mean()), 4),
+            "prevalence": round(float((y_train.sum() + y_test.sum()) / (len(y_train) + len(y_test))), 4),
         },
         "test": evaluate(framework, y_test),
         "coefficients_per_sd": {

@@ -121,6 +121,14 @@ def to_onnx(net: Net) -> Any:
     return common.finish_model(graph)
 
 
+def net_from_onnx(model: Any) -> Net:
+    """A PyTorch network carrying the weights stored in the ONNX file (initialiser names = state_dict keys)."""
+    net = Net()
+    weights = {i.name: torch.from_numpy(numpy_helper.to_array(i).copy()) for i in model.graph.initializer}
+    net.load_state_dict(weights)
+    return net.eval()
+
+
 def main() -> None:
     """Generate data, train, export, compare with PyTorch, evaluate on held-out phantoms, write the folder."""
     torch.set_num_threads(1)

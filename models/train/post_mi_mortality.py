@@ -202,18 +202,34 @@ def evaluate(
     }
 
 
-def main() -> None:
-    """Fit, export, check ONNX against scikit-survival, evaluate and write the model folder."""
+def split() -> tuple[Any, Any, Any, Any]:
+    """The seeded 70/30 split stratified on death: X_train, X_test, y_train, y_test."""
     X, y = load()
-    X_train, X_test, y_train, y_test = train_test_split(
-        X, y, test_size=0.3, random_state=SEED, stratify=y["fstat"]
+    parts: tuple[Any, Any, Any, Any] = tuple(
+        train_test_split(X, y, test_size=0.3, random_state=SEED, stratify=y["fstat"])
     )
+    return parts
+
+
+def fit(X_train: Any, y_train: Any) -> tuple[Any, Any, Any, Callable[[Any], Any]]:
+    """(cox, mean, scale, predict) where ``predict`` maps raw features to scikit-survival's 1-year risk."""
     mean, scale = X_train.mean(axis=0), X_train.std(axis=0)
     cox = CoxPHSurvivalAnalysis(alpha=0.1, ties="breslow").fit((X_train - mean) / scale, y_train)
+
+    def predict(X: Any) -> Any:
+        return np.array([1 - fn(HORIZON_DAYS) for fn in cox.predict_survival_function((X - mean) / scale)])
+
+    return cox, mean, scale, predict
+
+
+def main() -> None:
+    """Fit, export, check ONNX against scikit-survival, evaluate and write the model folder."""
+    X_train, X_test, y_train, y_test = split()
+    cox, mean, scale, predict = fit(X_train, y_train)
     h0 = float(cox.cum_baseline_hazard_(HORIZON_DAYS))
     model = common.linear_onnx(NAME, mean, scale, cox.coef_, 0.0, "cox", baseline_cumhaz=h0)
     z_test = (X_test - mean) / scale
-    framework = np.array([1 - fn(HORIZON_DAYS) for fn in cox.predict_survival_function(z_test)])
+    framework = predict(X_test)
     prob, _contrib, _ = common.run_onnx(model, {"features": X_test.astype(np.float32)})
     max_diff = float(np.abs(prob[:, 0] - framework).max())
     assert max_diff < 1e-5, f"ONNX and scikit-survival disagree by {max_diff}"
