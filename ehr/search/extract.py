@@ -248,7 +248,7 @@ def extract_index_rows(resource: Mapping[str, Any], registry: Registry) -> Index
     resource_type = resource.get("resourceType")
     if not isinstance(resource_type, str):
         raise KeyError("the resource has no resourceType; add one naming a FHIR R4 resource type")
-    root: list[Node] = [(resource_type, resource)]
+    root: list[Node] = [(resource_type, resource if isinstance(resource, dict) else dict(resource))]
     rows = IndexRows()
     memo: Memo = {}
     for plan in _plans(registry, resource_type):

@@ -291,7 +291,9 @@ def _inline_targets(extract: Extractor, targets: frozenset[str]) -> Extractor:
 
     def run(nodes: list[Node]) -> list[Node]:
         found = extract(nodes)
-        return [n for n in found if n[0] != "Resource" or n[1].get("resourceType") in targets]
+        return [
+            n for n in found if n[0] != "Resource" or (isinstance(n[1], dict) and n[1].get("resourceType") in targets)
+        ]
 
     return run
 

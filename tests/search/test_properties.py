@@ -5,9 +5,12 @@ from __future__ import annotations
 import itertools
 from datetime import UTC, datetime, timedelta
 
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from ehr.search.extract import extract_index_rows
+from ehr.search.paths import element_types
+from ehr.search.registry import Registry
 from ehr.search.values.dates import date_range
 from ehr.search.values.quantities import UCUM, UCUM_UNITS, canonicalize, number_range
 from ehr.search.values.references import split_reference
@@ -101,3 +104,31 @@ def test_relative_reference_round_trip(resource_type: str, resource_id: str) -> 
     row = split_reference(f"{resource_type}/{resource_id}")
     assert row is not None
     assert (row.target_type, row.target_id, row.url) == (resource_type, resource_id, None)
+
+
+FHIR_KEYS = (
+    "coding", "system", "code", "display", "text", "value", "unit", "comparator", "currency", "reference",
+    "type", "identifier", "start", "end", "low", "high", "family", "given", "line", "city", "resource",
+    "resourceType", "id", "valueQuantity", "valueCodeableConcept", "valueString", "valuePeriod", "event",
+    "repeat", "boundsPeriod", "lastUpdated", "tag", "profile", "source", "use",
+)  # fmt: skip
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=12),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.sampled_from(FHIR_KEYS), inner, max_size=4),
+    max_leaves=25,
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.sampled_from(["Observation", "Patient", "Encounter", "MedicationRequest", "Bundle", "Group"]),
+    st.data(),
+)
+def test_extraction_never_raises_on_arbitrary_json(resource_type: str, data: st.DataObject) -> None:
+    registry = Registry.load()
+    prefix = f"{resource_type}."
+    top_level = [p for p in element_types() if p.startswith(prefix) and p.count(".") == 1]
+    element_names = sorted({p.removeprefix(prefix).replace("[x]", "") for p in top_level})
+    keys = st.sampled_from(element_names + [f"{n}Quantity" for n in element_names] + list(FHIR_KEYS))
+    body = data.draw(st.dictionaries(keys, json_values, max_size=8))
+    extract_index_rows({**body, "resourceType": resource_type}, registry)
