@@ -234,10 +234,35 @@ def _plan(compiled: CompiledParam) -> _Plan:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class _TypePlans:
+    """The plans of one resource type, indexed by the top-level keys that can make them match."""
+
+    plans: tuple[_Plan, ...]
+    by_key: Mapping[str, tuple[int, ...]]
+    always: frozenset[int]
+
+
 @functools.cache
-def _plans(registry: Registry, resource_type: str) -> tuple[_Plan, ...]:
-    plans = (_plan(compiled) for compiled in compiled_params(registry, resource_type))
-    return tuple(plan for plan in plans if plan.field)
+def _plans(registry: Registry, resource_type: str) -> _TypePlans:
+    plans = tuple(p for p in map(_plan, compiled_params(registry, resource_type)) if p.field)
+    by_key: dict[str, list[int]] = {}
+    for index, plan in enumerate(plans):
+        for key in plan.root_keys or ():
+            by_key.setdefault(key, []).append(index)
+    always = frozenset(i for i, plan in enumerate(plans) if plan.root_keys is None)
+    return _TypePlans(plans, {k: tuple(v) for k, v in by_key.items()}, always)
+
+
+def _selected(typed: _TypePlans, resource: Mapping[str, Any]) -> list[int]:
+    """Indexes of the plans that can find something in ``resource``, in parameter order."""
+    selected = set(typed.always)
+    by_key = typed.by_key
+    for key in resource:
+        found = by_key.get(key)
+        if found:
+            selected.update(found)
+    return sorted(selected)
 
 
 def extract_index_rows(resource: Mapping[str, Any], registry: Registry) -> IndexRows:
@@ -251,9 +276,9 @@ def extract_index_rows(resource: Mapping[str, Any], registry: Registry) -> Index
     root: list[Node] = [(resource_type, resource if isinstance(resource, dict) else dict(resource))]
     rows = IndexRows()
     memo: Memo = {}
-    for plan in _plans(registry, resource_type):
-        if plan.root_keys is not None and plan.root_keys.isdisjoint(resource):
-            continue
+    typed = _plans(registry, resource_type)
+    for index in _selected(typed, resource):
+        plan = typed.plans[index]
         if plan.kind is ParamKind.COMPOSITE:
             rows.composites.extend(_composite_rows(plan.code, plan.branches, root, memo))
             continue
