@@ -332,6 +332,9 @@ def render(repeat: int, per_client: int) -> str:
                 "on an idle model is served at once, so the difference from `session.run` is the thread hand-off.",
                 "### Micro-batched throughput (post-mi-mortality, single-row requests)",
                 table(["Concurrent clients", "Batching", "Requests/s", "Mean rows per batch"], tput),
+                "These models cost tens of microseconds per row on one CPU thread, so per-request Python work "
+                "(futures, thread hand-off, GIL) bounds throughput and batching gains little here; it pays where "
+                "each call has a large fixed cost (GPU execution, larger models), which this host cannot measure.",
                 "### End-to-end `suggest` from FHIR resources (all tabular models)",
                 table(["Resources in record", "p50 ms", "p95 ms", "Output"], [suggest]),
             ]

@@ -205,3 +205,27 @@ def resize_frames(frames: FloatFrames, size: tuple[int, int]) -> FloatFrames:
     top = frames[:, r0][:, :, c0] * (1 - fc) + frames[:, r0][:, :, c1] * fc
     bottom = frames[:, r1][:, :, c0] * (1 - fc) + frames[:, r1][:, :, c1] * fc
     return np.asarray(top * (1 - fr) + bottom * fr, dtype=np.float32)
+
+
+def merge_study(existing: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
+    """Add the series/instances of ``new`` to ``existing`` (same study identifier), recounting totals.
+
+    Instances already present (same SOP Instance UID) are not duplicated, so re-importing a file is a no-op.
+    """
+    if existing.get("identifier") != new.get("identifier"):
+        raise DicomError("cannot merge ImagingStudy resources with different Study Instance UIDs")
+    merged = {**existing, "series": [dict(s, instance=list(s.get("instance", []))) for s in existing["series"]]}
+    by_uid = {s["uid"]: s for s in merged["series"]}
+    for series in new["series"]:
+        target = by_uid.get(series["uid"])
+        if target is None:
+            target = dict(series, instance=[])
+            merged["series"].append(target)
+            by_uid[series["uid"]] = target
+        known = {i["uid"] for i in target["instance"]}
+        target["instance"] += [i for i in series.get("instance", []) if i["uid"] not in known]
+        target["numberOfInstances"] = len(target["instance"])
+    merged["modality"] = list({m["code"]: m for s in merged["series"] for m in [s["modality"]]}.values())
+    merged["numberOfSeries"] = len(merged["series"])
+    merged["numberOfInstances"] = sum(s["numberOfInstances"] for s in merged["series"])
+    return merged

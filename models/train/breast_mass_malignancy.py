@@ -9,6 +9,7 @@ Run from the repository root: ``python -m models.train.breast_mass_malignancy``.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -80,7 +81,7 @@ def fit(X_train: Any, y_train: Any) -> Any:
     return make_pipeline(StandardScaler(), LogisticRegression(C=C, max_iter=5000)).fit(X_train, y_train)
 
 
-def main() -> None:
+def main(models_dir: Path = common.MODELS_DIR) -> None:
     """Fit, export, check ONNX against scikit-learn, evaluate and write the model folder."""
     X_train, X_test, y_train, y_test = split()
     pipe = fit(X_train, y_train)
@@ -126,7 +127,7 @@ def main() -> None:
         "reference_input": [round(float(v), 6) for v in scaler.mean_],
     }
     common.write_artefacts(
-        common.MODELS_DIR / NAME / VERSION, model, spec, metrics, render_wdbc_card(spec, metrics)
+        models_dir / NAME / VERSION, model, spec, metrics, render_wdbc_card(spec, metrics)
     )
     print(
         f"{NAME}/{VERSION}: AUROC {common.fmt_ci(metrics['test']['auroc'])}, "

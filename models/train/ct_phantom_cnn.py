@@ -8,6 +8,7 @@ checked against PyTorch. Run from the repository root: ``python -m models.train.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -129,7 +130,7 @@ def net_from_onnx(model: Any) -> Net:
     return net.eval()
 
 
-def main() -> None:
+def main(models_dir: Path = common.MODELS_DIR) -> None:
     """Generate data, train, export, compare with PyTorch, evaluate on held-out phantoms, write the folder."""
     torch.set_num_threads(1)
     torch.use_deterministic_algorithms(True)
@@ -178,7 +179,7 @@ def main() -> None:
         },
     }
     common.write_artefacts(
-        common.MODELS_DIR / NAME / VERSION, model, spec, metrics, render_phantom_card(spec, metrics)
+        models_dir / NAME / VERSION, model, spec, metrics, render_phantom_card(spec, metrics)
     )
     print(
         f"{NAME}/{VERSION}: AUROC {common.fmt_ci(metrics['test']['auroc'])}, max |ONNX-torch| {max_diff:.2e}"

@@ -10,6 +10,7 @@ Run from the repository root: ``python -m models.train.news2``.
 from __future__ import annotations
 
 import itertools
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -174,7 +175,7 @@ def verification_cases() -> list[tuple[list[float], list[int]]]:
     return [(row, [chart_points(f["name"], v) for f, v in zip(FEATURES, row, strict=True)]) for row in cases]
 
 
-def main() -> None:
+def main(models_dir: Path = common.MODELS_DIR) -> None:
     """Build, verify against the chart, and write the model folder."""
     model = build_graph()
     cases = verification_cases()
@@ -218,7 +219,7 @@ def main() -> None:
         "reference_input": [16.0, 97.0, 0.0, 120.0, 70.0, 0.0, 37.0],
     }
     common.write_artefacts(
-        common.MODELS_DIR / NAME / VERSION, model, spec, metrics, render_news2_card(spec, metrics)
+        models_dir / NAME / VERSION, model, spec, metrics, render_news2_card(spec, metrics)
     )
     print(f"{NAME}/{VERSION}: {passed}/{len(cases)} chart cases reproduced")
 

@@ -12,6 +12,7 @@ Run from the repository root: ``python -m models.train.post_mi_mortality``.
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -222,7 +223,7 @@ def fit(X_train: Any, y_train: Any) -> tuple[Any, Any, Any, Callable[[Any], Any]
     return cox, mean, scale, predict
 
 
-def main() -> None:
+def main(models_dir: Path = common.MODELS_DIR) -> None:
     """Fit, export, check ONNX against scikit-survival, evaluate and write the model folder."""
     X_train, X_test, y_train, y_test = split()
     cox, mean, scale, predict = fit(X_train, y_train)
@@ -274,7 +275,7 @@ def main() -> None:
         "reference_input": [round(float(v), 4) for v in mean],
     }
     common.write_artefacts(
-        common.MODELS_DIR / NAME / VERSION, model, spec, metrics, render_post_mi_card(spec, metrics)
+        models_dir / NAME / VERSION, model, spec, metrics, render_post_mi_card(spec, metrics)
     )
     print(
         f"{NAME}/{VERSION}: c-index {common.fmt_ci(metrics['test']['c_index'])}, "

@@ -58,9 +58,7 @@ def condition(rid: str, system: str, code: str, verification: str | None = None)
     }
     if verification:
         cond["verificationStatus"] = {
-            "coding": [
-                {"system": "http://terminology.hl7.org/CodeSystem/condition-ver-status", "code": verification}
-            ]
+            "coding": [{"system": "http://terminology.hl7.org/CodeSystem/condition-ver-status", "code": verification}]
         }
     return cond
 

@@ -49,9 +49,7 @@ def test_health_and_server_metadata(client: Client) -> None:
     assert client.get("/v2").json()["name"] == "ehr-service-inference"
 
 
-@pytest.mark.parametrize(
-    "name", ["post-mi-mortality", "breast-mass-malignancy", "news2", "ct-phantom-lesion"]
-)
+@pytest.mark.parametrize("name", ["post-mi-mortality", "breast-mass-malignancy", "news2", "ct-phantom-lesion"])
 def test_every_model_has_metadata_and_is_ready(client: Client, name: str) -> None:
     meta = client.get(f"/v2/models/{name}").json()
     assert meta["name"] == name
@@ -66,9 +64,7 @@ def test_every_model_has_metadata_and_is_ready(client: Client, name: str) -> Non
 def test_infer_matches_direct_session(client: Client, service: InferenceService) -> None:
     model = service.get("breast-mass-malignancy")
     assert model is not None
-    x = np.array(
-        [model.spec.reference_input, [v * 1.2 for v in model.spec.reference_input]], dtype=np.float32
-    )
+    x = np.array([model.spec.reference_input, [v * 1.2 for v in model.spec.reference_input]], dtype=np.float32)
     body = {
         "id": "r1",
         "inputs": [{"name": "features", "shape": [2, 10], "datatype": "FP32", "data": x.tolist()}],
@@ -108,17 +104,10 @@ def test_unknown_model_is_404(client: Client) -> None:
 
 
 def test_metrics_exposed(client: Client, service: InferenceService) -> None:
-    body = {
-        "inputs": [
-            {"name": "features", "shape": [1, 7], "datatype": "FP32", "data": [16, 97, 0, 120, 70, 0, 37]}
-        ]
-    }
+    body = {"inputs": [{"name": "features", "shape": [1, 7], "datatype": "FP32", "data": [16, 97, 0, 120, 70, 0, 37]}]}
     assert client.post("/v2/models/news2/infer", json=body).json()["outputs"][0]["data"] == [0.0]
     text, content_type = render_metrics(service.metrics)
     assert content_type.startswith("text/plain")
     assert b'inference_requests_total{model="news2",outcome="ok",version="1"}' in text
     assert b"inference_batch_rows_bucket" in text
-    assert (
-        b'inference_model_ready{model="ct-phantom-lesion",provider="CPUExecutionProvider",version="1"} 1.0'
-        in text
-    )
+    assert b'inference_model_ready{model="ct-phantom-lesion",provider="CPUExecutionProvider",version="1"} 1.0' in text

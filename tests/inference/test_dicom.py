@@ -17,6 +17,7 @@ from inference.dicom import (
     Window,
     apply_window,
     frames_from_dataset,
+    merge_study,
     modality_values,
     patient_from_dataset,
     read_dataset,
@@ -154,3 +155,23 @@ def test_pixel_pipeline_matches_training_preprocessing(service: InferenceService
     bundle = service.assess_image(patient(), "ImagingStudy/s3", phantom_dicom(hu, "MONOCHROME2"), NOW)
     got = by_type(bundle, "Observation")[0]["valueQuantity"]["value"]
     assert got == pytest.approx(expected, abs=1e-4)
+
+
+def test_merge_study_adds_instances_once() -> None:
+    first = load("CT_small.dcm")
+    second = copy.deepcopy(first)
+    second.SOPInstanceUID = first.SOPInstanceUID + ".2"
+    other_series = copy.deepcopy(first)
+    other_series.SeriesInstanceUID = first.SeriesInstanceUID + ".9"
+    other_series.SOPInstanceUID = first.SOPInstanceUID + ".3"
+    study = study_from_dataset(first, "Patient/p1")
+    for ds in (second, first, other_series):
+        study = merge_study(study, study_from_dataset(ds, "Patient/p1"))
+    get_fhir_model_class("ImagingStudy").model_validate(study)
+    assert study["numberOfSeries"] == 2
+    assert study["numberOfInstances"] == 3
+    assert [s["numberOfInstances"] for s in study["series"]] == [2, 1]
+    different = copy.deepcopy(first)
+    different.StudyInstanceUID = first.StudyInstanceUID + ".1"
+    with pytest.raises(DicomError, match="different Study"):
+        merge_study(study, study_from_dataset(different, "Patient/p1"))

@@ -41,9 +41,7 @@ def test_batcher_merges_queued_requests_and_splits_results() -> None:
         release.wait(timeout=30)
         return [x * 2, x.sum(axis=1, keepdims=True)]
 
-    batcher = MicroBatcher(
-        run, max_batch=64, max_delay_s=0.05, observe=lambda rows, _: batches.append(rows), name="t"
-    )
+    batcher = MicroBatcher(run, max_batch=64, max_delay_s=0.05, observe=lambda rows, _: batches.append(rows), name="t")
     first = batcher.submit(np.ones((1, 3)))
     assert started.wait(timeout=30)
     later = [batcher.submit(np.full((2, 3), float(i))) for i in range(5)]
@@ -68,9 +66,7 @@ def test_batcher_respects_max_batch_and_propagates_errors() -> None:
         return [x]
 
     sizes: list[int] = []
-    batcher = MicroBatcher(
-        run, max_batch=4, max_delay_s=0.05, observe=lambda rows, _: sizes.append(rows), name="t"
-    )
+    batcher = MicroBatcher(run, max_batch=4, max_delay_s=0.05, observe=lambda rows, _: sizes.append(rows), name="t")
     futures = [batcher.submit(np.zeros((1, 1))) for _ in range(8)]
     gate.set()
     for f in futures:

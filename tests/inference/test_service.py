@@ -84,9 +84,7 @@ def test_mortality_probability_is_cox_risk_of_summed_contributions(service: Infe
     assert model is not None
     import json
 
-    h0 = json.loads((model.spec.folder / "metrics.json").read_text())["model"][
-        "baseline_cumulative_hazard_1y"
-    ]
+    h0 = json.loads((model.spec.folder / "metrics.json").read_text())["model"]["baseline_cumulative_hazard_1y"]
     expected = 1 - math.exp(-h0 * math.exp(sum(contributions)))
     assert risk["prediction"][0]["probabilityDecimal"] == pytest.approx(expected, abs=1e-3)
 
@@ -94,18 +92,14 @@ def test_mortality_probability_is_cox_risk_of_summed_contributions(service: Infe
 def test_provenance_names_model_device_as_author(service: InferenceService) -> None:
     bundle = service.suggest(patient(), post_mi_record(), NOW)
     risk = risk_for(bundle, "post-mi-mortality")
-    prov = next(
-        p for p in by_type(bundle, "Provenance") if p["target"][0]["reference"] == f"urn:uuid:{risk['id']}"
-    )
+    prov = next(p for p in by_type(bundle, "Provenance") if p["target"][0]["reference"] == f"urn:uuid:{risk['id']}")
     assert prov["agent"][0]["who"]["reference"] == risk["performer"]["reference"]
     assert prov["agent"][0]["type"]["coding"][0]["code"] == "author"
     assert {"reference": "Observation/hr"} in [e["what"] for e in prov["entity"]]
 
 
 def test_suggest_is_deterministic(service: InferenceService) -> None:
-    assert service.suggest(patient(), post_mi_record(), NOW) == service.suggest(
-        patient(), post_mi_record(), NOW
-    )
+    assert service.suggest(patient(), post_mi_record(), NOW) == service.suggest(patient(), post_mi_record(), NOW)
 
 
 def reasons(bundle: dict[str, Any], model: str) -> list[str]:
@@ -130,9 +124,7 @@ def test_not_computed_without_acute_mi(service: InferenceService) -> None:
         (lambda r: r["valueQuantity"].update(code="kg", unit="kg"), "invalid"),
     ],
 )
-def test_bad_heart_rate_blocks_suggestion_with_reason(
-    service: InferenceService, change: Any, kind: str
-) -> None:
+def test_bad_heart_rate_blocks_suggestion_with_reason(service: InferenceService, change: Any, kind: str) -> None:
     record = post_mi_record()
     change(record[0])
     bundle = service.suggest(patient(), record, NOW)
