@@ -14,6 +14,7 @@ from ehr.api.fhir_routes import router as fhir_router
 from ehr.fhir import validation
 from ehr.fhir.interactions.context import Services
 from ehr.search.extract import extract_index_rows
+from ehr.search.paths import compile_all
 from ehr.search.registry import Registry
 from ehr.settings import Settings
 from ehr.store.protocol import Store
@@ -23,6 +24,7 @@ from ehr.store.sql.store import SqlStore
 
 def build_services(store: Store, registry: Registry | None = None) -> Services:
     reg = registry or Registry.load()
+    compile_all(reg)
 
     def indexer(resource: dict[str, Any]) -> Any:
         return extract_index_rows(resource, reg)

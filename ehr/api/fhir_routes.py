@@ -7,10 +7,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from email.utils import parsedate_to_datetime
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Request, Response
 from starlette.concurrency import run_in_threadpool
+from starlette.convertors import StringConvertor, register_url_convertor
 
 from ehr.api import negotiation as neg
 from ehr.auth.boundary import Action, Principal
@@ -25,6 +26,21 @@ from ehr.fhir.operations import validate as validate_op
 from ehr.fhir.validation import require_type
 from ehr.store.protocol import Tx
 
+
+class _TypeConvertor(StringConvertor):
+    """A resource type name: https://hl7.org/fhir/R4/resource.html (names start upper-case)."""
+
+    regex = "[A-Z][A-Za-z]{1,63}"
+
+
+class _IdConvertor(StringConvertor):
+    """A logical id: https://hl7.org/fhir/R4/datatypes.html#id."""
+
+    regex = "[A-Za-z0-9.-]{1,64}"
+
+
+register_url_convertor("fhirtype", _TypeConvertor())
+register_url_convertor("fhirid", _IdConvertor())
 router = APIRouter(prefix="/fhir")
 
 
@@ -43,8 +59,6 @@ def get_context(request: Request) -> Context:
                    lenient=neg.prefer_lenient(request), default_count=settings.default_count)
 
 
-ServicesDep = Annotated[Services, Depends(get_services)]
-ContextDep = Annotated[Context, Depends(get_context)]
 
 
 async def _run(services: Services, ctx: Context, action: Action, fn: Callable[[Tx], Result],
@@ -61,7 +75,8 @@ def _pairs(request: Request) -> list[tuple[str, str]]:
 
 
 @router.get("/metadata")
-async def metadata(request: Request, services: ServicesDep, ctx: ContextDep) -> Response:
+async def metadata(request: Request) -> Response:
+    services, ctx = get_services(request), get_context(request)
     body = request.app.state.capability
     if body is None:
         routes = [(m, str(getattr(r, "path", "")).removeprefix("/fhir"))
@@ -70,8 +85,32 @@ async def metadata(request: Request, services: ServicesDep, ctx: ContextDep) -> 
     return neg.fhir_response(request, Result(200, body))
 
 
+@router.get("/{resource_type:fhirtype}/{resource_id:fhirid}")
+async def read_route(request: Request, resource_type: str, resource_id: str) -> Response:
+    services, ctx = get_services(request), get_context(request)
+    require_type(resource_type)
+    none_match = request.headers.get("if-none-match")
+    since = _http_date(request.headers.get("if-modified-since"))
+    version = parse_etag(none_match) if none_match else None
+    result = execute(services, ctx, Action("read", resource_type, resource_id), lambda tx: read.read(
+        tx, resource_type, resource_id, if_none_match=version, if_modified_since=since), write=False)
+    return neg.fhir_response(request, result)
+
+
+@router.get("/{resource_type:fhirtype}/{resource_id:fhirid}/_history/{version}")
+async def vread_route(request: Request, resource_type: str, resource_id: str, version: str) -> Response:
+    services, ctx = get_services(request), get_context(request)
+    require_type(resource_type)
+    if not version.isdigit():
+        raise BadRequest(f"Version ids are whole numbers; {version!r} is not one.")
+    result = execute(services, ctx, Action("vread", resource_type, resource_id),
+                     lambda tx: read.vread(tx, resource_type, resource_id, int(version)), write=False)
+    return neg.fhir_response(request, result)
+
+
 @router.post("")
-async def bundle(request: Request, services: ServicesDep, ctx: ContextDep) -> Response:
+async def bundle(request: Request) -> Response:
+    services, ctx = get_services(request), get_context(request)
     body = await _body(request)
 
     def run(fn: Callable[[Tx], Result], write: bool) -> Result:
@@ -82,7 +121,8 @@ async def bundle(request: Request, services: ServicesDep, ctx: ContextDep) -> Re
 
 
 @router.get("")
-async def search_system(request: Request, services: ServicesDep, ctx: ContextDep) -> Response:
+async def search_system(request: Request) -> Response:
+    services, ctx = get_services(request), get_context(request)
     params = _pairs(request)
     result = await _run(services, ctx, Action("search-system", None),
                         lambda tx: search.search(ctx, services, tx, None, params), False)
@@ -90,20 +130,23 @@ async def search_system(request: Request, services: ServicesDep, ctx: ContextDep
 
 
 @router.get("/_history")
-async def history_system(request: Request, services: ServicesDep, ctx: ContextDep) -> Response:
+async def history_system(request: Request) -> Response:
+    services, ctx = get_services(request), get_context(request)
     params = _pairs(request)
     result = await _run(services, ctx, Action("history-system", None),
                         lambda tx: history.history(ctx, tx, None, None, params), False)
     return neg.fhir_response(request, result)
 
 
-@router.get("/{resource_type}")
-async def search_type(request: Request, resource_type: str, services: ServicesDep, ctx: ContextDep) -> Response:
+@router.get("/{resource_type:fhirtype}")
+async def search_type(request: Request, resource_type: str) -> Response:
+    services, ctx = get_services(request), get_context(request)
     return await _search(request, resource_type, _pairs(request), services, ctx)
 
 
-@router.post("/{resource_type}/_search")
-async def search_post(request: Request, resource_type: str, services: ServicesDep, ctx: ContextDep) -> Response:
+@router.post("/{resource_type:fhirtype}/_search")
+async def search_post(request: Request, resource_type: str) -> Response:
+    services, ctx = get_services(request), get_context(request)
     from urllib.parse import parse_qsl
 
     raw = await neg.read_body(request, request.app.state.settings.max_body_bytes,
@@ -120,8 +163,9 @@ async def _search(request: Request, resource_type: str, pairs: list[tuple[str, s
     return neg.fhir_response(request, result)
 
 
-@router.post("/{resource_type}")
-async def create_route(request: Request, resource_type: str, services: ServicesDep, ctx: ContextDep) -> Response:
+@router.post("/{resource_type:fhirtype}")
+async def create_route(request: Request, resource_type: str) -> Response:
+    services, ctx = get_services(request), get_context(request)
     require_type(resource_type)
     body = await _body(request)
     condition = request.headers.get("if-none-exist")
@@ -131,9 +175,9 @@ async def create_route(request: Request, resource_type: str, services: ServicesD
     return neg.fhir_response(request, result, prefer=True)
 
 
-@router.put("/{resource_type}")
-async def conditional_update(request: Request, resource_type: str, services: ServicesDep,
-                             ctx: ContextDep) -> Response:
+@router.put("/{resource_type:fhirtype}")
+async def conditional_update(request: Request, resource_type: str) -> Response:
+    services, ctx = get_services(request), get_context(request)
     require_type(resource_type)
     body, criteria, if_match = await _body(request), _criteria(request), _if_match(request)
     result = await _run(services, ctx, Action("update", resource_type), lambda tx: update.conditional_update(
@@ -141,9 +185,9 @@ async def conditional_update(request: Request, resource_type: str, services: Ser
     return neg.fhir_response(request, result, prefer=True)
 
 
-@router.delete("/{resource_type}")
-async def conditional_delete(request: Request, resource_type: str, services: ServicesDep,
-                             ctx: ContextDep) -> Response:
+@router.delete("/{resource_type:fhirtype}")
+async def conditional_delete(request: Request, resource_type: str) -> Response:
+    services, ctx = get_services(request), get_context(request)
     require_type(resource_type)
     criteria = _criteria(request)
     result = await _run(services, ctx, Action("delete", resource_type),
@@ -151,9 +195,9 @@ async def conditional_delete(request: Request, resource_type: str, services: Ser
     return neg.fhir_response(request, result)
 
 
-@router.patch("/{resource_type}")
-async def conditional_patch(request: Request, resource_type: str, services: ServicesDep,
-                            ctx: ContextDep) -> Response:
+@router.patch("/{resource_type:fhirtype}")
+async def conditional_patch(request: Request, resource_type: str) -> Response:
+    services, ctx = get_services(request), get_context(request)
     require_type(resource_type)
     document, kind = await _patch_body(request)
     criteria, if_match = _criteria(request), _if_match(request)
@@ -162,10 +206,11 @@ async def conditional_patch(request: Request, resource_type: str, services: Serv
     return neg.fhir_response(request, result, prefer=True)
 
 
-@router.post("/{resource_type}/$validate")
-@router.post("/{resource_type}/{resource_id}/$validate")
-async def validate_route(request: Request, resource_type: str, services: ServicesDep, ctx: ContextDep,
+@router.post("/{resource_type:fhirtype}/$validate")
+@router.post("/{resource_type:fhirtype}/{resource_id:fhirid}/$validate")
+async def validate_route(request: Request, resource_type: str,
                          resource_id: str | None = None) -> Response:
+    services, ctx = get_services(request), get_context(request)
     require_type(resource_type)
     body = await _body(request)
     result = await _run(services, ctx, Action("operation:validate", resource_type, resource_id),
@@ -174,8 +219,9 @@ async def validate_route(request: Request, resource_type: str, services: Service
     return neg.fhir_response(request, result)
 
 
-@router.get("/{resource_type}/_history")
-async def history_type(request: Request, resource_type: str, services: ServicesDep, ctx: ContextDep) -> Response:
+@router.get("/{resource_type:fhirtype}/_history")
+async def history_type(request: Request, resource_type: str) -> Response:
+    services, ctx = get_services(request), get_context(request)
     require_type(resource_type)
     params = _pairs(request)
     result = await _run(services, ctx, Action("history-type", resource_type),
@@ -183,21 +229,9 @@ async def history_type(request: Request, resource_type: str, services: ServicesD
     return neg.fhir_response(request, result)
 
 
-@router.get("/{resource_type}/{resource_id}")
-async def read_route(request: Request, resource_type: str, resource_id: str, services: ServicesDep,
-                     ctx: ContextDep) -> Response:
-    require_type(resource_type)
-    none_match = request.headers.get("if-none-match")
-    since = _http_date(request.headers.get("if-modified-since"))
-    version = parse_etag(none_match) if none_match else None
-    result = execute(services, ctx, Action("read", resource_type, resource_id), lambda tx: read.read(
-        tx, resource_type, resource_id, if_none_match=version, if_modified_since=since), write=False)
-    return neg.fhir_response(request, result)
-
-
-@router.put("/{resource_type}/{resource_id}")
-async def update_route(request: Request, resource_type: str, resource_id: str, services: ServicesDep,
-                       ctx: ContextDep) -> Response:
+@router.put("/{resource_type:fhirtype}/{resource_id:fhirid}")
+async def update_route(request: Request, resource_type: str, resource_id: str) -> Response:
+    services, ctx = get_services(request), get_context(request)
     require_type(resource_type)
     body, if_match = await _body(request), _if_match(request)
     result = await _run(services, ctx, Action("update", resource_type, resource_id), lambda tx: update.update(
@@ -205,9 +239,9 @@ async def update_route(request: Request, resource_type: str, resource_id: str, s
     return neg.fhir_response(request, result, prefer=True)
 
 
-@router.patch("/{resource_type}/{resource_id}")
-async def patch_route(request: Request, resource_type: str, resource_id: str, services: ServicesDep,
-                      ctx: ContextDep) -> Response:
+@router.patch("/{resource_type:fhirtype}/{resource_id:fhirid}")
+async def patch_route(request: Request, resource_type: str, resource_id: str) -> Response:
+    services, ctx = get_services(request), get_context(request)
     require_type(resource_type)
     document, kind = await _patch_body(request)
     if_match = _if_match(request)
@@ -216,9 +250,9 @@ async def patch_route(request: Request, resource_type: str, resource_id: str, se
     return neg.fhir_response(request, result, prefer=True)
 
 
-@router.delete("/{resource_type}/{resource_id}")
-async def delete_route(request: Request, resource_type: str, resource_id: str, services: ServicesDep,
-                       ctx: ContextDep) -> Response:
+@router.delete("/{resource_type:fhirtype}/{resource_id:fhirid}")
+async def delete_route(request: Request, resource_type: str, resource_id: str) -> Response:
+    services, ctx = get_services(request), get_context(request)
     require_type(resource_type)
     if_match = _if_match(request)
     result = await _run(services, ctx, Action("delete", resource_type, resource_id),
@@ -226,24 +260,13 @@ async def delete_route(request: Request, resource_type: str, resource_id: str, s
     return neg.fhir_response(request, result)
 
 
-@router.get("/{resource_type}/{resource_id}/_history")
-async def history_instance(request: Request, resource_type: str, resource_id: str, services: ServicesDep,
-                           ctx: ContextDep) -> Response:
+@router.get("/{resource_type:fhirtype}/{resource_id:fhirid}/_history")
+async def history_instance(request: Request, resource_type: str, resource_id: str) -> Response:
+    services, ctx = get_services(request), get_context(request)
     require_type(resource_type)
     params = _pairs(request)
     result = await _run(services, ctx, Action("history-instance", resource_type, resource_id),
                         lambda tx: history.history(ctx, tx, resource_type, resource_id, params), False)
-    return neg.fhir_response(request, result)
-
-
-@router.get("/{resource_type}/{resource_id}/_history/{version}")
-async def vread_route(request: Request, resource_type: str, resource_id: str, version: str,
-                      services: ServicesDep, ctx: ContextDep) -> Response:
-    require_type(resource_type)
-    if not version.isdigit():
-        raise BadRequest(f"Version ids are whole numbers; {version!r} is not one.")
-    result = execute(services, ctx, Action("vread", resource_type, resource_id),
-                     lambda tx: read.vread(tx, resource_type, resource_id, int(version)), write=False)
     return neg.fhir_response(request, result)
 
 

@@ -15,15 +15,15 @@ from ehr.store.records import now_us, to_instant
 
 SEARCHABLE_TYPES = frozenset({"token", "string", "reference", "date", "number", "quantity", "uri"})
 _TYPE_LEVEL = {
-    ("GET", "/{resource_type}/{resource_id}"): "read",
-    ("GET", "/{resource_type}/{resource_id}/_history/{version}"): "vread",
-    ("PUT", "/{resource_type}/{resource_id}"): "update",
-    ("PATCH", "/{resource_type}/{resource_id}"): "patch",
-    ("DELETE", "/{resource_type}/{resource_id}"): "delete",
-    ("GET", "/{resource_type}/{resource_id}/_history"): "history-instance",
-    ("GET", "/{resource_type}/_history"): "history-type",
-    ("POST", "/{resource_type}"): "create",
-    ("GET", "/{resource_type}"): "search-type",
+    ("GET", "/{resource_type:fhirtype}/{resource_id:fhirid}"): "read",
+    ("GET", "/{resource_type:fhirtype}/{resource_id:fhirid}/_history/{version}"): "vread",
+    ("PUT", "/{resource_type:fhirtype}/{resource_id:fhirid}"): "update",
+    ("PATCH", "/{resource_type:fhirtype}/{resource_id:fhirid}"): "patch",
+    ("DELETE", "/{resource_type:fhirtype}/{resource_id:fhirid}"): "delete",
+    ("GET", "/{resource_type:fhirtype}/{resource_id:fhirid}/_history"): "history-instance",
+    ("GET", "/{resource_type:fhirtype}/_history"): "history-type",
+    ("POST", "/{resource_type:fhirtype}"): "create",
+    ("GET", "/{resource_type:fhirtype}"): "search-type",
 }
 _SYSTEM_LEVEL = {("POST", ""): ("transaction", "batch"), ("GET", "/_history"): ("history-system",),
                  ("GET", ""): ("search-system",)}
@@ -45,7 +45,7 @@ def capability_statement(registry: Any, base_url: str, routes: Iterable[tuple[st
             "mode": "server",
             "resource": [_resource(t, registry.params_for(t), mounted) for t in sorted(resource_types())],
             "interaction": [{"code": c} for key, codes in _SYSTEM_LEVEL.items() if key in mounted for c in codes],
-            "operation": _operations(mounted, "/{resource_type}/$"),
+            "operation": _operations(mounted, "/{resource_type:fhirtype}/$"),
         }],
     }
 
@@ -58,12 +58,12 @@ def _resource(resource_type: str, params: Mapping[str, Any], mounted: frozenset[
         "versioning": "versioned-update",
         "readHistory": True,
         "updateCreate": True,
-        "conditionalCreate": ("POST", "/{resource_type}") in mounted,
+        "conditionalCreate": ("POST", "/{resource_type:fhirtype}") in mounted,
         "conditionalRead": "full-support",
-        "conditionalUpdate": ("PUT", "/{resource_type}") in mounted,
-        "conditionalDelete": "single" if ("DELETE", "/{resource_type}") in mounted else "not-supported",
+        "conditionalUpdate": ("PUT", "/{resource_type:fhirtype}") in mounted,
+        "conditionalDelete": "single" if ("DELETE", "/{resource_type:fhirtype}") in mounted else "not-supported",
         "searchParam": _search_params(params),
-        "operation": _operations(mounted, "/{resource_type}/$"),
+        "operation": _operations(mounted, "/{resource_type:fhirtype}/$"),
     }
 
 

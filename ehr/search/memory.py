@@ -17,6 +17,7 @@ from ehr.search.query import (
     TokenValue,
     UriValue,
 )
+from ehr.search.values.quantities import canonical_range
 from ehr.store.records import VersionRecord
 
 _FIELDS = {"token": "tokens", "string": "strings", "reference": "references", "date": "dates",
@@ -63,12 +64,21 @@ def _value(c: Criterion, v: Any, item: Any) -> bool:
             return bool(item.url == v.url)
         return bool(item.target_id == v.target_id and v.target_type in (None, item.target_type))
     if isinstance(v, RangeValue):
-        units = (v.system is None or item.system == v.system) and (
-            v.code is None or v.code in (item.code, item.canonical_code)) if c.type == "quantity" else True
-        return units and in_range(v, float(item.low), float(item.high))
+        if c.type == "quantity":
+            return _quantity(v, item)
+        return in_range(v, float(item.low), float(item.high))
     if isinstance(v, UriValue):
         return bool(item.uri == v.uri)
     assert_never(v)
+
+
+def _quantity(v: RangeValue, item: Any) -> bool:
+    plain = (v.system is None or item.system == v.system) and (v.code is None or item.code == v.code)
+    if plain and in_range(v, float(item.low), float(item.high)):
+        return True
+    canonical = canonical_range(v)
+    return (canonical is not None and item.canonical_code == canonical[0] and item.canonical_low is not None
+            and in_range(canonical[1], float(item.canonical_low), float(item.canonical_high)))
 
 
 def in_range(v: RangeValue, low: float, high: float) -> bool:

@@ -22,6 +22,7 @@ from ehr.search.query import (
     UriValue,
     Value,
 )
+from ehr.search.values.quantities import canonical_range
 from ehr.store.sql.schema import (
     idx_date,
     idx_number,
@@ -86,10 +87,9 @@ def _value(table: Any, c: Criterion, v: Value) -> ColumnElement[bool]:
     if isinstance(v, ReferenceValue):
         return _reference(table, v)
     if isinstance(v, RangeValue):
-        cond = _range(v, table.c.low, table.c.high)
         if c.type == "quantity":
-            cond = and_(cond, *_units(table, v))
-        return cond
+            return _quantity(table, v)
+        return _range(v, table.c.low, table.c.high)
     if isinstance(v, UriValue):
         return table.c.uri == v.uri  # type: ignore[no-any-return]
     assert_never(v)
@@ -126,13 +126,19 @@ def _reference(table: Any, v: ReferenceValue) -> ColumnElement[bool]:
     return and_(*parts)
 
 
-def _units(table: Any, v: RangeValue) -> list[ColumnElement[bool]]:
-    out: list[ColumnElement[bool]] = []
+def _quantity(table: Any, v: RangeValue) -> ColumnElement[bool]:
+    """As written (same system and unit), or in canonical UCUM units when both sides convert."""
+    plain = [_range(v, table.c.low, table.c.high)]
     if v.system is not None:
-        out.append(table.c.system == v.system)
+        plain.append(table.c.system == v.system)
     if v.code is not None:
-        out.append(or_(table.c.code == v.code, table.c.canonical_code == v.code))
-    return out
+        plain.append(table.c.code == v.code)
+    canonical = canonical_range(v)
+    if canonical is None:
+        return and_(*plain)
+    code, value = canonical
+    converted = _range(value, table.c.canonical_low, table.c.canonical_high)
+    return or_(and_(*plain), and_(table.c.canonical_code == code, converted))
 
 
 def _range(v: RangeValue, low: Any, high: Any) -> ColumnElement[bool]:

@@ -63,11 +63,11 @@ def _entry(index: int, raw: Any, base_url: str) -> Entry:
 
 
 def _relative(url: str, base_url: str) -> tuple[str, str]:
-    if url.startswith(base_url.rstrip("/") + "/"):
-        url = url[len(base_url.rstrip("/")) + 1:]
-    elif "://" in url:
-        url = urlsplit(url).path.rsplit("/fhir/", 1)[-1]
     path, _, query = url.partition("?")
+    if path.startswith(base_url.rstrip("/") + "/"):
+        path = path[len(base_url.rstrip("/")) + 1:]
+    elif "://" in path:  # only the path decides: queries often hold URLs (identifier=http://...|123)
+        path = urlsplit(path).path.rsplit("/fhir/", 1)[-1]
     return path.strip("/"), query
 
 

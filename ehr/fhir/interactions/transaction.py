@@ -25,7 +25,7 @@ from ehr.fhir.interactions.writes import new_id, pending, restamp
 from ehr.store.protocol import Tx
 from ehr.store.records import PendingWrite, now_us
 
-_ORDER = {"DELETE": 0, "POST": 1, "PUT": 2, "PATCH": 2, "GET": 3, "HEAD": 3}
+_ORDER = {"DELETE": 0, "POST": 1, "PUT": 2, "PATCH": 2, "GET": 3, "HEAD": 3, "NOOP": 4}
 
 
 def process_bundle(ctx: Context, services: Services, body: dict[str, Any],
@@ -77,7 +77,8 @@ def transaction(ctx: Context, services: Services, tx: Tx, entries: list[Entry],
         else:
             prepared = restamp(prepared, now_us())
         posts = [e for e in entries if e.method == "POST"]
-        for entry, record in zip(posts, tx.write(prepared), strict=True):
+        written = tx.write(prepared) if prepared else []  # the SQL store refuses an empty executemany
+        for entry, record in zip(posts, written, strict=True):
             responses[entry.index] = entry_ops.response(ctx, Result(201, record.body, record, True))
         for current in sorted(entries, key=lambda e: (_ORDER[e.method], e.index)):
             if current.method in ("PUT", "PATCH", "GET", "HEAD"):
@@ -166,7 +167,10 @@ def _resolver(ctx: Context, services: Services, tx: Tx | None, id_map: dict[str,
 def _rewrite_all(entries: list[Entry], resolve: Callable[[str], str | None]) -> None:
     for entry in entries:
         if entry.resource is not None and entry.method in ("POST", "PUT"):
-            rewrite_references(entry.resource, resolve)
+            try:
+                rewrite_references(entry.resource, resolve)
+            except FhirError as exc:
+                raise _locate(exc, entry) from None
 
 
 def _post_writes(ctx: Context, services: Services, entries: list[Entry]) -> list[PendingWrite]:

@@ -15,10 +15,12 @@ import functools
 import math
 import re
 from collections.abc import Mapping
+from dataclasses import replace
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from ehr.search.index_rows import NumberRow, QuantityRow
+from ehr.search.query import RangeValue
 
 UCUM = "http://unitsofmeasure.org"
 ISO_4217 = "urn:iso:std:iso:4217"
@@ -165,3 +167,13 @@ def quantities_from_range(param: str, value: Any) -> list[QuantityRow]:
     low = low_n[1] if low_n else -math.inf
     high = high_n[2] if high_n else math.inf
     return [_quantity_row(param, _str(unit.get("system")), code, number, low, high)]
+
+
+def canonical_range(value: RangeValue) -> tuple[str, RangeValue] | None:
+    """A quantity search value converted to its canonical UCUM unit, for comparison with the
+    ``canonical_low``/``canonical_high`` of index rows; None when the unit does not convert."""
+    low = canonicalize(value.low, value.system or UCUM, value.code)
+    high = canonicalize(value.high, value.system or UCUM, value.code)
+    if low is None or high is None:
+        return None
+    return low[0], replace(value, low=low[1], high=high[1])

@@ -25,6 +25,10 @@ from ehr.store.protocol import HistoryQuery, SearchPage
 from ehr.store.records import PendingWrite, VersionRecord, now_us
 from ehr.store.sql.schema import INDEX_TABLES, import_ledger, resource_versions, resources
 
+_CURRENT = ("SELECT res_type, res_id, tenant, version, last_updated, deleted, body FROM resources "
+            "WHERE res_type = ? AND res_id = ?")
+_VERSION = ("SELECT res_type, res_id, tenant, version, last_updated, deleted, body, method FROM resource_versions "
+            "WHERE res_type = ? AND res_id = ? AND version = ?")
 _ROW_FIELDS = ("tokens", "strings", "references", "dates", "numbers", "quantities", "uris")
 _RESOURCE_INSERT = ("INSERT INTO resources (pk, res_type, res_id, tenant, version, last_updated, deleted, body) "
                     "VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
@@ -68,18 +72,19 @@ class SqlTx:
         self._for_update_ok = for_update_ok
 
     def current(self, resource_type: str, id: str, *, for_update: bool = False) -> VersionRecord | None:
-        stmt = select(resources).where(resources.c.res_type == resource_type, resources.c.res_id == id)
-        if for_update and self._for_update_ok:
-            stmt = stmt.with_for_update()
-        row = self.conn.execute(stmt).first()
+        sql = _CURRENT + (" FOR UPDATE" if for_update and self._for_update_ok else "")
+        row = self._first(sql, (resource_type, id))
         return None if row is None else self._record(row, "PUT")
 
     def version(self, resource_type: str, id: str, version: int) -> VersionRecord | None:
-        v = resource_versions.c
-        row = self.conn.execute(
-            select(resource_versions).where(v.res_type == resource_type, v.res_id == id, v.version == version)
-        ).first()
+        row = self._first(_VERSION, (resource_type, id, version))
         return None if row is None else self._record(row, row.method)
+
+    def _first(self, sql: str, params: tuple[Any, ...]) -> Row[Any] | None:
+        """One row of a hot-path query, sent as driver SQL (no statement building per call)."""
+        if self._for_update_ok:
+            sql = sql.replace("?", "%s")
+        return self.conn.exec_driver_sql(sql, params).first()
 
     def write(self, writes: Sequence[PendingWrite]) -> list[VersionRecord]:
         try:

@@ -1,0 +1,57 @@
+"""Start and stop ``ehr serve`` as a separate process for the benchmarks (never used by tests)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import httpx
+from sqlalchemy import create_engine, text
+
+PG_URL = os.environ.get("EHR_BENCH_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+
+
+def fresh_database(engine: str, workdir: Path) -> str:
+    """The URL of an empty database: a new SQLite file or a new PostgreSQL schema."""
+    if engine == "sqlite":
+        return f"sqlite:///{workdir / 'bench.db'}"
+    schema = f"bench_{uuid.uuid4().hex[:10]}"
+    pg = create_engine(PG_URL)
+    with pg.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    pg.dispose()
+    return f"{PG_URL}?options=-csearch_path%3D{schema}"
+
+
+class Server:
+    def __init__(self, db_url: str, workdir: Path, workers: int) -> None:
+        self.port = _free_port()
+        self.base = f"http://127.0.0.1:{self.port}/fhir"
+        command = [sys.executable, "-m", "ehr.cli.main", "serve", "--port", str(self.port), "--db", db_url,
+                   "--data-dir", str(workdir), "--workers", str(workers), "--max-body", str(256 << 20)]
+        self.process = subprocess.Popen(command, stdout=subprocess.DEVNULL, start_new_session=True)  # noqa: S603
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{self.base}/metadata", timeout=2).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                time.sleep(0.3)
+        self.stop()
+        raise RuntimeError("ehr serve did not start")
+
+    def stop(self) -> None:
+        os.killpg(self.process.pid, signal.SIGTERM)
+        self.process.wait(timeout=30)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
