@@ -70,9 +70,7 @@ def split() -> tuple[Any, Any, Any, Any]:
     cols = [list(data.feature_names).index(c) for c, _, _ in COLUMNS]
     X = data.data[:, cols].astype(np.float64)
     y = (data.target == 0).astype(np.int64)  # scikit-learn codes malignant as 0
-    parts: tuple[Any, Any, Any, Any] = tuple(
-        train_test_split(X, y, test_size=0.3, random_state=SEED, stratify=y)
-    )
+    parts: tuple[Any, Any, Any, Any] = tuple(train_test_split(X, y, test_size=0.3, random_state=SEED, stratify=y))
     return parts
 
 
@@ -104,9 +102,7 @@ def main(models_dir: Path = common.MODELS_DIR) -> None:
             "prevalence": round(float((y_train.sum() + y_test.sum()) / (len(y_train) + len(y_test))), 4),
         },
         "test": evaluate(framework, y_test),
-        "coefficients_per_sd": {
-            f["name"]: round(float(c), 4) for f, c in zip(features, logreg.coef_[0], strict=True)
-        },
+        "coefficients_per_sd": {f["name"]: round(float(c), 4) for f, c in zip(features, logreg.coef_[0], strict=True)},
         "onnx_vs_framework_max_abs_diff": max_diff,
         "environment": common.environment(),
     }
@@ -126,13 +122,8 @@ def main(models_dir: Path = common.MODELS_DIR) -> None:
         },
         "reference_input": [round(float(v), 6) for v in scaler.mean_],
     }
-    common.write_artefacts(
-        models_dir / NAME / VERSION, model, spec, metrics, render_wdbc_card(spec, metrics)
-    )
-    print(
-        f"{NAME}/{VERSION}: AUROC {common.fmt_ci(metrics['test']['auroc'])}, "
-        f"max |ONNX-sklearn| {max_diff:.2e}"
-    )
+    common.write_artefacts(models_dir / NAME / VERSION, model, spec, metrics, render_wdbc_card(spec, metrics))
+    print(f"{NAME}/{VERSION}: AUROC {common.fmt_ci(metrics['test']['auroc'])}, max |ONNX-sklearn| {max_diff:.2e}")
 
 
 if __name__ == "__main__":

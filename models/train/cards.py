@@ -26,12 +26,8 @@ def render_post_mi_card(spec: dict[str, Any], metrics: dict[str, Any]) -> str:
     """Card for ``post-mi-mortality``."""
     t, d = metrics["test"], metrics["data"]
     cal = t["calibration_1y"]
-    bins = "\n".join(
-        f"| {b['n']} | {b['mean_predicted']:.3f} | {b['observed_km']:.3f} |" for b in cal["quartiles"]
-    )
-    subs = "\n".join(
-        f"| {k} | {v['n']} | {v['deaths']} | {fmt_ci(v['c_index'])} |" for k, v in t["subgroups"].items()
-    )
+    bins = "\n".join(f"| {b['n']} | {b['mean_predicted']:.3f} | {b['observed_km']:.3f} |" for b in cal["quartiles"])
+    subs = "\n".join(f"| {k} | {v['n']} | {v['deaths']} | {fmt_ci(v['c_index'])} |" for k, v in t["subgroups"].items())
     coefs = "\n".join(f"| {k} | {v:+.3f} |" for k, v in metrics["coefficients_per_sd"].items())
     return (
         _header(spec, metrics)
@@ -108,9 +104,7 @@ def render_wdbc_card(spec: dict[str, Any], metrics: dict[str, Any]) -> str:
     """Card for ``breast-mass-malignancy``."""
     t, d = metrics["test"], metrics["data"]
     cal = t["calibration"]
-    bins = "\n".join(
-        f"| {b['n']} | {b['mean_predicted']:.3f} | {b['observed']:.3f} |" for b in t["reliability"]
-    )
+    bins = "\n".join(f"| {b['n']} | {b['mean_predicted']:.3f} | {b['observed']:.3f} |" for b in t["reliability"])
     return (
         _header(spec, metrics)
         + f"""## Intended use
@@ -191,7 +185,8 @@ any single parameter scoring 3 gives at least low–medium ("moderate").
 Contributions are the points per parameter.
 
 ## Verification (computed by the build script)
-{v["cases"]} hand-checked chart cases (every band edge of every parameter plus whole-patient examples):
+{v["cases"]} cases built from the chart table (every band edge of every parameter, plus whole-patient rows),
+scored by the ONNX graph and by a direct table lookup:
 {v["passed"]} of {v["cases"]} reproduce the RCP chart exactly.
 
 ## Known limits

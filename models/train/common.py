@@ -195,12 +195,11 @@ def features_table(features: Sequence[dict[str, Any]]) -> str:
     ]
     for f in features:
         codes = ", ".join(
-            f"{c['system'].rsplit('/', 1)[-1]} {c['code']}{'*' if c.get('prefix') else ''}"
-            for c in f.get("codes", [])
+            f"{c['system'].rsplit('/', 1)[-1]} {c['code']}{'*' if c.get('prefix') else ''}" for c in f.get("codes", [])
         )
         window = f"{f['window_hours']} h" if "window_hours" in f else "—"
         rng = f"{f['range'][0]}–{f['range'][1]}" if "range" in f else "—"
-        rows.append(
-            f"| {f['name']} | {f['source']} | {codes or '—'} | {f.get('unit', '—')} | {window} | {rng} |"
-        )
-    return "\n".join(rows) + "\n\n`*` = code prefix (the ICD-10 category and all its subcodes).\n"
+        rows.append(f"| {f['name']} | {f['source']} | {codes or '—'} | {f.get('unit', '—')} | {window} | {rng} |")
+    note = "\n\n`*` = code prefix (the ICD-10 category and all its subcodes).\n"
+    has_prefix = any(c.get("prefix") for f in features for c in f.get("codes", []))
+    return "\n".join(rows) + (note if has_prefix else "\n")

@@ -154,9 +154,7 @@ def main(models_dir: Path = common.MODELS_DIR) -> None:
         },
         "data": {"n_train": N_TRAIN, "n_test": N_TEST, "positive_fraction_test": float(y_test.mean())},
         "test": {
-            "auroc": common.bootstrap_ci(
-                lambda i: float(roc_auc_score(y_test[i], framework[i])), N_TEST, SEED
-            ),
+            "auroc": common.bootstrap_ci(lambda i: float(roc_auc_score(y_test[i], framework[i])), N_TEST, SEED),
             "brier": round(float(brier_score_loss(y_test, framework)), 4),
         },
         "onnx_vs_framework_max_abs_diff": max_diff,
@@ -174,16 +172,10 @@ def main(models_dir: Path = common.MODELS_DIR) -> None:
             "input": "image",
         },
         "outputs": {"probability": "probability"},
-        "prediction": {
-            "outcome": {"text": "Synthetic hyperdense focus present (demonstration, not a finding)"}
-        },
+        "prediction": {"outcome": {"text": "Synthetic hyperdense focus present (demonstration, not a finding)"}},
     }
-    common.write_artefacts(
-        models_dir / NAME / VERSION, model, spec, metrics, render_phantom_card(spec, metrics)
-    )
-    print(
-        f"{NAME}/{VERSION}: AUROC {common.fmt_ci(metrics['test']['auroc'])}, max |ONNX-torch| {max_diff:.2e}"
-    )
+    common.write_artefacts(models_dir / NAME / VERSION, model, spec, metrics, render_phantom_card(spec, metrics))
+    print(f"{NAME}/{VERSION}: AUROC {common.fmt_ci(metrics['test']['auroc'])}, max |ONNX-torch| {max_diff:.2e}")
 
 
 if __name__ == "__main__":

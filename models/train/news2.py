@@ -201,13 +201,6 @@ def main(models_dir: Path = common.MODELS_DIR) -> None:
         "contribution_unit": "NEWS2 points",
         "prediction": {
             "outcome": {
-                "coding": [
-                    {
-                        "system": SCT,
-                        "code": "1104051000000101",
-                        "display": "Royal College of Physicians NEWS2 total score",
-                    }
-                ],
                 "text": "Acute clinical deterioration (NEWS2)",
             }
         },
@@ -218,9 +211,7 @@ def main(models_dir: Path = common.MODELS_DIR) -> None:
         },
         "reference_input": [16.0, 97.0, 0.0, 120.0, 70.0, 0.0, 37.0],
     }
-    common.write_artefacts(
-        models_dir / NAME / VERSION, model, spec, metrics, render_news2_card(spec, metrics)
-    )
+    common.write_artefacts(models_dir / NAME / VERSION, model, spec, metrics, render_news2_card(spec, metrics))
     print(f"{NAME}/{VERSION}: {passed}/{len(cases)} chart cases reproduced")
 
 

@@ -250,9 +250,7 @@ def main(models_dir: Path = common.MODELS_DIR) -> None:
             "deaths_test": int(y_test["fstat"].sum()),
         },
         "test": evaluate(y_train, y_test, X_test, cox.predict(z_test), framework),
-        "coefficients_per_sd": {
-            f["name"]: round(float(c), 4) for (_, f), c in zip(FEATURES, cox.coef_, strict=True)
-        },
+        "coefficients_per_sd": {f["name"]: round(float(c), 4) for (_, f), c in zip(FEATURES, cox.coef_, strict=True)},
         "onnx_vs_framework_max_abs_diff": max_diff,
         "environment": common.environment(),
     }
@@ -274,13 +272,8 @@ def main(models_dir: Path = common.MODELS_DIR) -> None:
         },
         "reference_input": [round(float(v), 4) for v in mean],
     }
-    common.write_artefacts(
-        models_dir / NAME / VERSION, model, spec, metrics, render_post_mi_card(spec, metrics)
-    )
-    print(
-        f"{NAME}/{VERSION}: c-index {common.fmt_ci(metrics['test']['c_index'])}, "
-        f"max |ONNX-sksurv| {max_diff:.2e}"
-    )
+    common.write_artefacts(models_dir / NAME / VERSION, model, spec, metrics, render_post_mi_card(spec, metrics))
+    print(f"{NAME}/{VERSION}: c-index {common.fmt_ci(metrics['test']['c_index'])}, max |ONNX-sksurv| {max_diff:.2e}")
 
 
 if __name__ == "__main__":
