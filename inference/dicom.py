@@ -138,7 +138,10 @@ def apply_window(values: NDArray[Any], window: Window) -> FloatFrames:
     """PS3.3 C.11.2.1.2.1 LINEAR VOI function mapped to [0, 1]."""
     if window.width < 1:
         raise DicomError("window width must be at least 1 (PS3.3 C.11.2.1.2.1)")
-    y = (np.asarray(values, dtype=np.float64) - (window.center - 0.5)) / (window.width - 1) + 0.5
+    x = np.asarray(values, dtype=np.float64)
+    if window.width == 1:  # the linear segment has zero length: a threshold at c - 0.5
+        return np.asarray(x > window.center - 0.5, dtype=np.float32)
+    y = (x - (window.center - 0.5)) / (window.width - 1) + 0.5
     return np.clip(y, 0.0, 1.0).astype(np.float32)
 
 
