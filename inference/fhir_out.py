@@ -210,10 +210,29 @@ def not_computed(spec: ModelSpec, problems: Sequence[Problem], patient_ref: str,
     }
 
 
+def _frame_component(index: int, probability: float) -> dict[str, Any]:
+    return {
+        "code": {"text": f"frame {index + 1}"},
+        "valueQuantity": {"value": round(probability, 4), "unit": "probability", "system": UCUM, "code": "1"},
+    }
+
+
 def imaging_report(
-    spec: ModelSpec, patient_ref: str, study_ref: str, now: datetime, probability: float, frames: int
+    spec: ModelSpec, patient_ref: str, study_ref: str, now: datetime, frame_probabilities: Sequence[float]
 ) -> tuple[dict[str, Any], dict[str, Any]]:
-    """(DiagnosticReport, Observation) for an image model result (status preliminary, AI-labelled)."""
+    """(DiagnosticReport, Observation) for an image model result (status preliminary, AI-labelled).
+
+    The Observation's value is the maximum over frames; each frame's probability is a component, and the
+    note records the pixel handling (window, size) so the basis of the number is visible.
+    """
+    probability = max(frame_probabilities)
+    assert spec.image is not None
+    window, size = spec.image.window, spec.image.size
+    handling = (
+        f"Modality LUT applied, window centre {window.center:g} / width {window.width:g}, "
+        f"MONOCHROME1 inverted, resized to {size[0]}x{size[1]}; maximum over {len(frame_probabilities)} frame(s). "
+        f"See models/{spec.name}/{spec.version}/card.md."
+    )
     oid = stable_id("Observation", study_ref, spec.name, spec.version, instant(now))
     observation = {
         "resourceType": "Observation",
@@ -226,7 +245,8 @@ def imaging_report(
         "valueQuantity": {"value": round(probability, 4), "unit": "probability", "system": UCUM, "code": "1"},
         "device": {"reference": urn(device(spec))},
         "derivedFrom": [{"reference": study_ref}],
-        "note": [{"text": f"Maximum over {frames} frame(s). See models/{spec.name}/{spec.version}/card.md."}],
+        "component": [_frame_component(i, p) for i, p in enumerate(frame_probabilities)],
+        "note": [{"text": handling}],
     }
     report = {
         "resourceType": "DiagnosticReport",

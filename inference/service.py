@@ -189,7 +189,7 @@ class InferenceService:
             self.metrics.suggestions.labels(spec.name, "not_computed").inc()
             return fhir_out.bundle([fhir_out.not_computed(spec, [problem], patient_ref, now)], now, study_ref)
         probs = self.timed(model, frames)[spec.outputs["probability"]][:, 0]
-        report, obs = fhir_out.imaging_report(spec, patient_ref, study_ref, now, float(probs.max()), len(frames))
+        report, obs = fhir_out.imaging_report(spec, patient_ref, study_ref, now, [float(p) for p in probs])
         prov = fhir_out.provenance(spec, [report, obs], [study_ref], now)
         self.metrics.suggestions.labels(spec.name, "computed").inc()
         return fhir_out.bundle([report, obs, prov, fhir_out.device(spec)], now, study_ref)

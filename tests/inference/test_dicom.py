@@ -175,3 +175,13 @@ def test_merge_study_adds_instances_once() -> None:
     different.StudyInstanceUID = first.StudyInstanceUID + ".1"
     with pytest.raises(DicomError, match="different Study"):
         merge_study(study, study_from_dataset(different, "Patient/p1"))
+
+
+def test_multi_frame_image_reports_each_frame(service: InferenceService) -> None:
+    bundle = service.assess_image(patient(), "ImagingStudy/s4", multi_frame_ct(3), NOW)
+    obs = by_type(bundle, "Observation")[0]
+    get_fhir_model_class("Observation").model_validate(obs)
+    frames = [c["valueQuantity"]["value"] for c in obs["component"]]
+    assert len(frames) == 3
+    assert obs["valueQuantity"]["value"] == max(frames)
+    assert "window centre 40 / width 400" in obs["note"][0]["text"]
