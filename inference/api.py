@@ -10,6 +10,7 @@ The router only translates HTTP; all state lives in the injected :class:`Inferen
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from typing import Any
 
@@ -20,6 +21,7 @@ from numpy.typing import NDArray
 
 from inference.service import InferenceService, LoadedModel
 
+LOG = logging.getLogger(__name__)
 SERVER_NAME, SERVER_VERSION = "ehr-service-inference", "1"
 DATATYPES = {
     "tensor(float)": "FP32",
@@ -111,6 +113,36 @@ def encode_outputs(
     ]
 
 
+def lookup(service: InferenceService, name: str, version: str | None) -> LoadedModel | JSONResponse:
+    """The model, or the protocol's 404 error object."""
+    model = service.get(name, version)
+    if model is not None:
+        return model
+    return _error(404, f"unknown model {name!r} version {version or 'latest'}; GET /v2/models/<name> to list one")
+
+
+async def run_infer(service: InferenceService, model: LoadedModel, request: dict[str, Any]) -> dict[str, Any]:
+    """Decode, infer through the micro-batcher, encode; raises :class:`ProtocolError` for bad requests."""
+    x = decode_input(model, request)
+    start = time.perf_counter()
+    try:
+        result = await asyncio.wrap_future(model.batcher.submit(x))
+    except Exception:
+        service.record(model, time.perf_counter() - start, ok=False)
+        raise
+    service.record(model, time.perf_counter() - start, ok=True)
+    outputs = dict(zip(model.output_names, result, strict=True))
+    wanted = [o["name"] for o in request.get("outputs", [])] or None
+    body = {
+        "model_name": model.spec.name,
+        "model_version": model.spec.version,
+        "outputs": encode_outputs(model, outputs, wanted),
+    }
+    if "id" in request:
+        body["id"] = request["id"]
+    return body
+
+
 def build_router(service: InferenceService) -> APIRouter:
     """Routes under ``/v2``; mount with ``app.include_router(build_router(service))``."""
     router = APIRouter(prefix="/v2", tags=["inference"])
@@ -127,51 +159,30 @@ def build_router(service: InferenceService) -> APIRouter:
     def ready() -> dict[str, bool]:
         return {"ready": bool(service.models)}
 
-    def lookup(name: str, version: str | None) -> LoadedModel | JSONResponse:
-        model = service.get(name, version)
-        return (
-            model
-            if model is not None
-            else _error(
-                404,
-                f"unknown model {name!r} version {version or 'latest'}; GET /v2/models/<name> for available models",
-            )
-        )
-
     @router.get("/models/{name}", response_model=None)
     @router.get("/models/{name}/versions/{version}", response_model=None)
     def metadata(name: str, version: str | None = None) -> dict[str, Any] | JSONResponse:
-        model = lookup(name, version)
+        model = lookup(service, name, version)
         return model if isinstance(model, JSONResponse) else model_metadata(model)
 
     @router.get("/models/{name}/ready", response_model=None)
     @router.get("/models/{name}/versions/{version}/ready", response_model=None)
     def model_ready(name: str, version: str | None = None) -> dict[str, Any] | JSONResponse:
-        model = lookup(name, version)
+        model = lookup(service, name, version)
         return model if isinstance(model, JSONResponse) else {"name": name, "ready": True}
 
     @router.post("/models/{name}/infer", response_model=None)
     @router.post("/models/{name}/versions/{version}/infer", response_model=None)
     async def infer(name: str, request: dict[str, Any] = Body(...), version: str | None = None) -> Any:
-        model = lookup(name, version)
+        model = lookup(service, name, version)
         if isinstance(model, JSONResponse):
             return model
         try:
-            x = decode_input(model, request)
-            start = time.perf_counter()
-            result = await asyncio.wrap_future(model.batcher.submit(x))
-            service.record(model, time.perf_counter() - start, ok=True)
-            outputs = dict(zip(model.output_names, result, strict=True))
-            wanted = [o["name"] for o in request.get("outputs", [])] or None
-            body = {
-                "model_name": name,
-                "model_version": model.spec.version,
-                "outputs": encode_outputs(model, outputs, wanted),
-            }
+            return await run_infer(service, model, request)
         except ProtocolError as exc:
             return _error(400, str(exc))
-        if "id" in request:
-            body["id"] = request["id"]
-        return body
+        except Exception as exc:  # the runtime's message may echo input values: log its type only
+            LOG.error("inference failed in %s/%s: %s", name, model.spec.version, type(exc).__name__)
+            return _error(500, f"inference failed in {name}; see the server log for the error type")
 
     return router

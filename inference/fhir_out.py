@@ -217,40 +217,50 @@ def _frame_component(index: int, probability: float) -> dict[str, Any]:
     }
 
 
-def imaging_report(
-    spec: ModelSpec, patient_ref: str, study_ref: str, now: datetime, frame_probabilities: Sequence[float]
-) -> tuple[dict[str, Any], dict[str, Any]]:
-    """(DiagnosticReport, Observation) for an image model result (status preliminary, AI-labelled).
-
-    The Observation's value is the maximum over frames; each frame's probability is a component, and the
-    note records the pixel handling (window, size) so the basis of the number is visible.
-    """
-    probability = max(frame_probabilities)
+def _pixel_handling(spec: ModelSpec, frames: int) -> str:
+    """How the pixels were prepared (the visible basis of an image result)."""
     assert spec.image is not None
     window, size = spec.image.window, spec.image.size
-    handling = (
+    return (
         f"Modality LUT applied, window centre {window.center:g} / width {window.width:g}, "
-        f"MONOCHROME1 inverted, resized to {size[0]}x{size[1]}; maximum over {len(frame_probabilities)} frame(s). "
+        f"MONOCHROME1 inverted, resized to {size[0]}x{size[1]}; maximum over {frames} frame(s). "
         f"See models/{spec.name}/{spec.version}/card.md."
     )
-    oid = stable_id("Observation", study_ref, spec.name, spec.version, instant(now))
-    observation = {
+
+
+def image_observation(
+    spec: ModelSpec, patient_ref: str, study_ref: str, now: datetime, frame_probabilities: Sequence[float]
+) -> dict[str, Any]:
+    """AI-labelled Observation: maximum probability over frames, one component per frame."""
+    return {
         "resourceType": "Observation",
-        "id": oid,
+        "id": stable_id("Observation", study_ref, spec.name, spec.version, instant(now)),
         "meta": {"security": [AIAST]},
         "status": "preliminary",
         "code": {"text": str(spec.outcome.get("text", spec.title))},
         "subject": {"reference": patient_ref},
         "effectiveDateTime": instant(now),
-        "valueQuantity": {"value": round(probability, 4), "unit": "probability", "system": UCUM, "code": "1"},
+        "valueQuantity": {
+            "value": round(max(frame_probabilities), 4),
+            "unit": "probability",
+            "system": UCUM,
+            "code": "1",
+        },
         "device": {"reference": urn(device(spec))},
         "derivedFrom": [{"reference": study_ref}],
         "component": [_frame_component(i, p) for i, p in enumerate(frame_probabilities)],
-        "note": [{"text": handling}],
+        "note": [{"text": _pixel_handling(spec, len(frame_probabilities))}],
     }
+
+
+def imaging_report(
+    spec: ModelSpec, patient_ref: str, study_ref: str, now: datetime, frame_probabilities: Sequence[float]
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(DiagnosticReport, Observation) for an image model result (status preliminary, AI-labelled)."""
+    observation = image_observation(spec, patient_ref, study_ref, now, frame_probabilities)
     report = {
         "resourceType": "DiagnosticReport",
-        "id": stable_id("DiagnosticReport", oid),
+        "id": stable_id("DiagnosticReport", str(observation["id"])),
         "meta": {"security": [AIAST]},
         "status": "preliminary",
         "category": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v2-0074", "code": "RAD"}]}],
@@ -263,7 +273,7 @@ def imaging_report(
         "issued": instant(now),
         "imagingStudy": [{"reference": study_ref}],
         "result": [{"reference": urn(observation)}],
-        "conclusion": f"{spec.title}: probability {probability:.3f} (AI output, not reviewed).",
+        "conclusion": f"{spec.title}: probability {max(frame_probabilities):.3f} (AI output, not reviewed).",
     }
     return report, observation
 

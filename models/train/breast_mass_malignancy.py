@@ -79,6 +79,26 @@ def fit(X_train: Any, y_train: Any) -> Any:
     return make_pipeline(StandardScaler(), LogisticRegression(C=C, max_iter=5000)).fit(X_train, y_train)
 
 
+def build_spec(features: list[dict[str, Any]], mean: Any) -> dict[str, Any]:
+    """The model.json content."""
+    return {
+        "name": NAME,
+        "version": VERSION,
+        "kind": "tabular",
+        "title": "Breast mass malignancy from FNA nuclear features",
+        "features": features,
+        "outputs": {"probability": "probability", "contributions": "contributions"},
+        "contribution_unit": "log-odds vs. the mean training sample",
+        "prediction": {
+            "outcome": {
+                "coding": [{"system": SCT, "code": "254837009", "display": "Malignant neoplasm of breast"}],
+                "text": "Malignant breast mass",
+            }
+        },
+        "reference_input": [round(float(v), 6) for v in mean],
+    }
+
+
 def main(models_dir: Path = common.MODELS_DIR) -> None:
     """Fit, export, check ONNX against scikit-learn, evaluate and write the model folder."""
     X_train, X_test, y_train, y_test = split()
@@ -106,22 +126,7 @@ def main(models_dir: Path = common.MODELS_DIR) -> None:
         "onnx_vs_framework_max_abs_diff": max_diff,
         "environment": common.environment(),
     }
-    spec = {
-        "name": NAME,
-        "version": VERSION,
-        "kind": "tabular",
-        "title": "Breast mass malignancy from FNA nuclear features",
-        "features": features,
-        "outputs": {"probability": "probability", "contributions": "contributions"},
-        "contribution_unit": "log-odds vs. the mean training sample",
-        "prediction": {
-            "outcome": {
-                "coding": [{"system": SCT, "code": "254837009", "display": "Malignant neoplasm of breast"}],
-                "text": "Malignant breast mass",
-            }
-        },
-        "reference_input": [round(float(v), 6) for v in scaler.mean_],
-    }
+    spec = build_spec(features, scaler.mean_)
     common.write_artefacts(models_dir / NAME / VERSION, model, spec, metrics, render_wdbc_card(spec, metrics))
     print(f"{NAME}/{VERSION}: AUROC {common.fmt_ci(metrics['test']['auroc'])}, max |ONNX-sklearn| {max_diff:.2e}")
 

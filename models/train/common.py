@@ -109,22 +109,9 @@ def linear_onnx(
         helper.make_node("ReduceSum", ["contributions", "axis1"], ["lp_raw"], keepdims=1),
         helper.make_node("Add", ["lp_raw", "intercept"], ["linear_predictor"]),
     ]
-    if link == "logistic":
-        nodes.append(helper.make_node("Sigmoid", ["linear_predictor"], ["probability"]))
-    elif link == "cox":
-        assert baseline_cumhaz is not None
-        inits += [
-            numpy_helper.from_array(np.array([-baseline_cumhaz], dtype=f32), "neg_h0"),
-            numpy_helper.from_array(np.array([1.0], dtype=f32), "one"),
-        ]
-        nodes += [
-            helper.make_node("Exp", ["linear_predictor"], ["relative_hazard"]),
-            helper.make_node("Mul", ["relative_hazard", "neg_h0"], ["neg_cumhaz"]),
-            helper.make_node("Exp", ["neg_cumhaz"], ["survival"]),
-            helper.make_node("Sub", ["one", "survival"], ["probability"]),
-        ]
-    else:
-        raise ValueError(f"unknown link {link!r}; use 'logistic' or 'cox'")
+    link_inits, link_nodes = _link(link, baseline_cumhaz)
+    inits += link_inits
+    nodes += link_nodes
     n_features = len(mean)
     graph = helper.make_graph(
         nodes,
@@ -138,6 +125,25 @@ def linear_onnx(
         inits,
     )
     return finish_model(graph)
+
+
+def _link(link: str, baseline_cumhaz: float | None) -> tuple[list[onnx.TensorProto], list[onnx.NodeProto]]:
+    """Initialisers and nodes from ``linear_predictor`` to ``probability`` for the given link."""
+    if link == "logistic":
+        return [], [helper.make_node("Sigmoid", ["linear_predictor"], ["probability"])]
+    if link != "cox" or baseline_cumhaz is None:
+        raise ValueError(f"unknown link {link!r} (use 'logistic', or 'cox' with a baseline cumulative hazard)")
+    inits = [
+        numpy_helper.from_array(np.array([-baseline_cumhaz], dtype=np.float32), "neg_h0"),
+        numpy_helper.from_array(np.array([1.0], dtype=np.float32), "one"),
+    ]
+    nodes = [
+        helper.make_node("Exp", ["linear_predictor"], ["relative_hazard"]),
+        helper.make_node("Mul", ["relative_hazard", "neg_h0"], ["neg_cumhaz"]),
+        helper.make_node("Exp", ["neg_cumhaz"], ["survival"]),
+        helper.make_node("Sub", ["one", "survival"], ["probability"]),
+    ]
+    return inits, nodes
 
 
 def finish_model(graph: onnx.GraphProto) -> onnx.ModelProto:

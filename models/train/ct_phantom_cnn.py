@@ -130,6 +130,24 @@ def net_from_onnx(model: Any) -> Net:
     return net.eval()
 
 
+def build_spec() -> dict[str, Any]:
+    """The model.json content."""
+    return {
+        "name": NAME,
+        "version": VERSION,
+        "kind": "image",
+        "title": "Synthetic CT phantom focus detector (pipeline demonstration only)",
+        "image": {
+            "modalities": ["CT"],
+            "window": {"center": WINDOW.center, "width": WINDOW.width},
+            "size": [SIZE, SIZE],
+            "input": "image",
+        },
+        "outputs": {"probability": "probability"},
+        "prediction": {"outcome": {"text": "Synthetic hyperdense focus present (demonstration, not a finding)"}},
+    }
+
+
 def main(models_dir: Path = common.MODELS_DIR) -> None:
     """Generate data, train, export, compare with PyTorch, evaluate on held-out phantoms, write the folder."""
     torch.set_num_threads(1)
@@ -160,20 +178,7 @@ def main(models_dir: Path = common.MODELS_DIR) -> None:
         "onnx_vs_framework_max_abs_diff": max_diff,
         "environment": common.environment(),
     }
-    spec = {
-        "name": NAME,
-        "version": VERSION,
-        "kind": "image",
-        "title": "Synthetic CT phantom focus detector (pipeline demonstration only)",
-        "image": {
-            "modalities": ["CT"],
-            "window": {"center": WINDOW.center, "width": WINDOW.width},
-            "size": [SIZE, SIZE],
-            "input": "image",
-        },
-        "outputs": {"probability": "probability"},
-        "prediction": {"outcome": {"text": "Synthetic hyperdense focus present (demonstration, not a finding)"}},
-    }
+    spec = build_spec()
     common.write_artefacts(models_dir / NAME / VERSION, model, spec, metrics, render_phantom_card(spec, metrics))
     print(f"{NAME}/{VERSION}: AUROC {common.fmt_ci(metrics['test']['auroc'])}, max |ONNX-torch| {max_diff:.2e}")
 

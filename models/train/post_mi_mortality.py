@@ -155,6 +155,25 @@ def km_risk(y: Any) -> float:
     return float(1.0 - surv[np.searchsorted(times, HORIZON_DAYS, side="right") - 1])
 
 
+def subgroup_results(y_test: Any, X_test: np.ndarray[Any, Any], risk: np.ndarray[Any, Any]) -> dict[str, Any]:
+    """c-index with bootstrap interval by sex and by age band (the only demographics WHAS500 records)."""
+    age_col, sex_col = 0, 1
+    subgroups = {}
+    for label, mask in [
+        ("male", X_test[:, sex_col] == 0),
+        ("female", X_test[:, sex_col] == 1),
+        ("age<70", X_test[:, age_col] < 70),
+        ("age>=70", X_test[:, age_col] >= 70),
+    ]:
+        ys, rs = y_test[mask], risk[mask]
+        subgroups[label] = {
+            "n": int(mask.sum()),
+            "deaths": int(ys["fstat"].sum()),
+            "c_index": common.bootstrap_ci(_cindex_of(ys, rs), int(mask.sum()), SEED),
+        }
+    return subgroups
+
+
 def evaluate(
     y_train: Any,
     y_test: Any,
@@ -176,20 +195,7 @@ def evaluate(
         }
         for c in np.array_split(order, 4)
     ]
-    subgroups = {}
-    age_col, sex_col = 0, 1
-    for label, mask in [
-        ("male", X_test[:, sex_col] == 0),
-        ("female", X_test[:, sex_col] == 1),
-        ("age<70", X_test[:, age_col] < 70),
-        ("age>=70", X_test[:, age_col] >= 70),
-    ]:
-        ys, rs = y_test[mask], risk[mask]
-        subgroups[label] = {
-            "n": int(mask.sum()),
-            "deaths": int(ys["fstat"].sum()),
-            "c_index": common.bootstrap_ci(_cindex_of(ys, rs), int(mask.sum()), SEED),
-        }
+    subgroups = subgroup_results(y_test, X_test, risk)
     return {
         "c_index": common.bootstrap_ci(_cindex_of(y_test, risk), len(risk), SEED),
         "auroc_1y": common.bootstrap_ci(td_auc, len(risk), SEED),
@@ -223,6 +229,28 @@ def fit(X_train: Any, y_train: Any) -> tuple[Any, Any, Any, Callable[[Any], Any]
     return cox, mean, scale, predict
 
 
+def build_spec(mean: np.ndarray[Any, Any]) -> dict[str, Any]:
+    """The model.json content."""
+    return {
+        "name": NAME,
+        "version": VERSION,
+        "kind": "tabular",
+        "title": "Post-MI one-year all-cause mortality risk",
+        "features": [f for _, f in FEATURES],
+        "eligibility": ELIGIBILITY,
+        "outputs": {"probability": "probability", "contributions": "contributions"},
+        "contribution_unit": "log hazard ratio vs. the mean training patient",
+        "prediction": {
+            "outcome": {
+                "coding": [{"system": SCT, "code": "419099009", "display": "Dead"}],
+                "text": "All-cause death within one year",
+            },
+            "horizon_days": HORIZON_DAYS,
+        },
+        "reference_input": [round(float(v), 4) for v in mean],
+    }
+
+
 def main(models_dir: Path = common.MODELS_DIR) -> None:
     """Fit, export, check ONNX against scikit-survival, evaluate and write the model folder."""
     X_train, X_test, y_train, y_test = split()
@@ -254,24 +282,7 @@ def main(models_dir: Path = common.MODELS_DIR) -> None:
         "onnx_vs_framework_max_abs_diff": max_diff,
         "environment": common.environment(),
     }
-    spec = {
-        "name": NAME,
-        "version": VERSION,
-        "kind": "tabular",
-        "title": "Post-MI one-year all-cause mortality risk",
-        "features": [f for _, f in FEATURES],
-        "eligibility": ELIGIBILITY,
-        "outputs": {"probability": "probability", "contributions": "contributions"},
-        "contribution_unit": "log hazard ratio vs. the mean training patient",
-        "prediction": {
-            "outcome": {
-                "coding": [{"system": SCT, "code": "419099009", "display": "Dead"}],
-                "text": "All-cause death within one year",
-            },
-            "horizon_days": HORIZON_DAYS,
-        },
-        "reference_input": [round(float(v), 4) for v in mean],
-    }
+    spec = build_spec(mean)
     common.write_artefacts(models_dir / NAME / VERSION, model, spec, metrics, render_post_mi_card(spec, metrics))
     print(f"{NAME}/{VERSION}: c-index {common.fmt_ci(metrics['test']['c_index'])}, max |ONNX-sksurv| {max_diff:.2e}")
 
