@@ -68,8 +68,16 @@ def session_options(intra_op_threads: int) -> ort.SessionOptions:
 def build_session(
     model_bytes: bytes, providers: list[str], require_gpu: bool, intra_op_threads: int
 ) -> ort.InferenceSession:
-    """One session; verifies it actually runs on CUDA when a GPU is required."""
-    session = ort.InferenceSession(model_bytes, sess_options=session_options(intra_op_threads), providers=providers)
+    """One session; verifies it actually runs on CUDA when a GPU is required.
+
+    Providers the installed wheel does not offer are dropped first (ONNX Runtime would only warn and
+    fall back); a required CUDA provider that is missing, or that the session did not take, is an error.
+    """
+    offered = set(ort.get_available_providers())
+    usable = [p for p in providers if p in offered]
+    if require_gpu and CUDA not in usable:
+        raise GpuUnavailableError(f"--require-gpu: {CUDA} is not offered by this onnxruntime; install the 'gpu' extra")
+    session = ort.InferenceSession(model_bytes, sess_options=session_options(intra_op_threads), providers=usable)
     if require_gpu and session.get_providers()[0] != CUDA:
         raise GpuUnavailableError(
             f"--require-gpu: the session fell back to {session.get_providers()[0]}; "

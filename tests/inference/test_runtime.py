@@ -10,7 +10,7 @@ import onnxruntime as ort
 import pytest
 from numpy.typing import NDArray
 
-from inference.runtime import CPU, CUDA, GpuUnavailableError, MicroBatcher, select_providers
+from inference.runtime import CPU, CUDA, GpuUnavailableError, MicroBatcher, build_session, select_providers
 from inference.service import InferenceService
 from tests.inference.records import MODELS_DIR
 
@@ -77,3 +77,12 @@ def test_batcher_respects_max_batch_and_propagates_errors() -> None:
     batcher.close()
     assert max(sizes) <= 4
     assert sum(sizes) == 9
+
+
+@pytest.mark.skipif(CUDA in ort.get_available_providers(), reason="this environment has CUDA")
+def test_session_never_silently_falls_back_when_gpu_required() -> None:
+    model_bytes = (MODELS_DIR / "news2" / "1" / "model.onnx").read_bytes()
+    with pytest.raises(GpuUnavailableError, match="gpu"):
+        build_session(model_bytes, [CUDA, CPU], require_gpu=True, intra_op_threads=1)
+    session = build_session(model_bytes, [CUDA, CPU], require_gpu=False, intra_op_threads=1)
+    assert session.get_providers() == [CPU]
