@@ -5,7 +5,7 @@ Spec: https://hl7.org/fhir/R4/http.html
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from email.utils import parsedate_to_datetime
 from typing import Any
 
@@ -26,6 +26,8 @@ from ehr.fhir.operations import validate as validate_op
 from ehr.fhir.validation import require_type
 from ehr.store.protocol import Tx
 
+Endpoint = Callable[[Request], Awaitable[Response]]
+
 
 class _TypeConvertor(StringConvertor):
     """A resource type name: https://hl7.org/fhir/R4/resource.html (names start upper-case)."""
@@ -41,7 +43,19 @@ class _IdConvertor(StringConvertor):
 
 register_url_convertor("fhirtype", _TypeConvertor())
 register_url_convertor("fhirid", _IdConvertor())
-router = APIRouter(prefix="/fhir")
+router = APIRouter()
+PREFIX = "/fhir"
+
+
+def route(method: str, path: str) -> Callable[[Endpoint], Endpoint]:
+    """Register ``endpoint`` as a plain Starlette route under /fhir: the endpoints read what they
+    need from the request themselves, so FastAPI's per-request dependency solving is not needed."""
+
+    def register(endpoint: Endpoint) -> Endpoint:
+        router.add_route(PREFIX + path, endpoint, methods=[method], include_in_schema=False)
+        return endpoint
+
+    return register
 
 
 def get_services(request: Request) -> Services:
@@ -74,7 +88,7 @@ def _pairs(request: Request) -> list[tuple[str, str]]:
     return list(request.query_params.multi_items())
 
 
-@router.get("/metadata")
+@route("GET", "/metadata")
 async def metadata(request: Request) -> Response:
     services, ctx = get_services(request), get_context(request)
     body = request.app.state.capability
@@ -85,8 +99,10 @@ async def metadata(request: Request) -> Response:
     return neg.fhir_response(request, Result(200, body))
 
 
-@router.get("/{resource_type:fhirtype}/{resource_id:fhirid}")
-async def read_route(request: Request, resource_type: str, resource_id: str) -> Response:
+@route("GET", "/{resource_type:fhirtype}/{resource_id:fhirid}")
+async def read_route(request: Request) -> Response:
+    resource_type: str = request.path_params["resource_type"]
+    resource_id: str = request.path_params["resource_id"]
     services, ctx = get_services(request), get_context(request)
     require_type(resource_type)
     none_match = request.headers.get("if-none-match")
@@ -97,8 +113,11 @@ async def read_route(request: Request, resource_type: str, resource_id: str) -> 
     return neg.fhir_response(request, result)
 
 
-@router.get("/{resource_type:fhirtype}/{resource_id:fhirid}/_history/{version}")
-async def vread_route(request: Request, resource_type: str, resource_id: str, version: str) -> Response:
+@route("GET", "/{resource_type:fhirtype}/{resource_id:fhirid}/_history/{version}")
+async def vread_route(request: Request) -> Response:
+    resource_type: str = request.path_params["resource_type"]
+    resource_id: str = request.path_params["resource_id"]
+    version: str = request.path_params["version"]
     services, ctx = get_services(request), get_context(request)
     require_type(resource_type)
     if not version.isdigit():
@@ -108,7 +127,7 @@ async def vread_route(request: Request, resource_type: str, resource_id: str, ve
     return neg.fhir_response(request, result)
 
 
-@router.post("")
+@route("POST", "")
 async def bundle(request: Request) -> Response:
     services, ctx = get_services(request), get_context(request)
     body = await _body(request)
@@ -120,7 +139,7 @@ async def bundle(request: Request) -> Response:
     return neg.fhir_response(request, result)
 
 
-@router.get("")
+@route("GET", "")
 async def search_system(request: Request) -> Response:
     services, ctx = get_services(request), get_context(request)
     params = _pairs(request)
@@ -129,7 +148,7 @@ async def search_system(request: Request) -> Response:
     return neg.fhir_response(request, result)
 
 
-@router.get("/_history")
+@route("GET", "/_history")
 async def history_system(request: Request) -> Response:
     services, ctx = get_services(request), get_context(request)
     params = _pairs(request)
@@ -138,14 +157,16 @@ async def history_system(request: Request) -> Response:
     return neg.fhir_response(request, result)
 
 
-@router.get("/{resource_type:fhirtype}")
-async def search_type(request: Request, resource_type: str) -> Response:
+@route("GET", "/{resource_type:fhirtype}")
+async def search_type(request: Request) -> Response:
+    resource_type: str = request.path_params["resource_type"]
     services, ctx = get_services(request), get_context(request)
     return await _search(request, resource_type, _pairs(request), services, ctx)
 
 
-@router.post("/{resource_type:fhirtype}/_search")
-async def search_post(request: Request, resource_type: str) -> Response:
+@route("POST", "/{resource_type:fhirtype}/_search")
+async def search_post(request: Request) -> Response:
+    resource_type: str = request.path_params["resource_type"]
     services, ctx = get_services(request), get_context(request)
     from urllib.parse import parse_qsl
 
@@ -163,8 +184,9 @@ async def _search(request: Request, resource_type: str, pairs: list[tuple[str, s
     return neg.fhir_response(request, result)
 
 
-@router.post("/{resource_type:fhirtype}")
-async def create_route(request: Request, resource_type: str) -> Response:
+@route("POST", "/{resource_type:fhirtype}")
+async def create_route(request: Request) -> Response:
+    resource_type: str = request.path_params["resource_type"]
     services, ctx = get_services(request), get_context(request)
     require_type(resource_type)
     body = await _body(request)
@@ -175,8 +197,9 @@ async def create_route(request: Request, resource_type: str) -> Response:
     return neg.fhir_response(request, result, prefer=True)
 
 
-@router.put("/{resource_type:fhirtype}")
-async def conditional_update(request: Request, resource_type: str) -> Response:
+@route("PUT", "/{resource_type:fhirtype}")
+async def conditional_update(request: Request) -> Response:
+    resource_type: str = request.path_params["resource_type"]
     services, ctx = get_services(request), get_context(request)
     require_type(resource_type)
     body, criteria, if_match = await _body(request), _criteria(request), _if_match(request)
@@ -185,8 +208,9 @@ async def conditional_update(request: Request, resource_type: str) -> Response:
     return neg.fhir_response(request, result, prefer=True)
 
 
-@router.delete("/{resource_type:fhirtype}")
-async def conditional_delete(request: Request, resource_type: str) -> Response:
+@route("DELETE", "/{resource_type:fhirtype}")
+async def conditional_delete(request: Request) -> Response:
+    resource_type: str = request.path_params["resource_type"]
     services, ctx = get_services(request), get_context(request)
     require_type(resource_type)
     criteria = _criteria(request)
@@ -195,8 +219,9 @@ async def conditional_delete(request: Request, resource_type: str) -> Response:
     return neg.fhir_response(request, result)
 
 
-@router.patch("/{resource_type:fhirtype}")
-async def conditional_patch(request: Request, resource_type: str) -> Response:
+@route("PATCH", "/{resource_type:fhirtype}")
+async def conditional_patch(request: Request) -> Response:
+    resource_type: str = request.path_params["resource_type"]
     services, ctx = get_services(request), get_context(request)
     require_type(resource_type)
     document, kind = await _patch_body(request)
@@ -206,10 +231,11 @@ async def conditional_patch(request: Request, resource_type: str) -> Response:
     return neg.fhir_response(request, result, prefer=True)
 
 
-@router.post("/{resource_type:fhirtype}/$validate")
-@router.post("/{resource_type:fhirtype}/{resource_id:fhirid}/$validate")
-async def validate_route(request: Request, resource_type: str,
-                         resource_id: str | None = None) -> Response:
+@route("POST", "/{resource_type:fhirtype}/$validate")
+@route("POST", "/{resource_type:fhirtype}/{resource_id:fhirid}/$validate")
+async def validate_route(request: Request) -> Response:
+    resource_type: str = request.path_params["resource_type"]
+    resource_id: str | None = request.path_params.get("resource_id")
     services, ctx = get_services(request), get_context(request)
     require_type(resource_type)
     body = await _body(request)
@@ -219,8 +245,9 @@ async def validate_route(request: Request, resource_type: str,
     return neg.fhir_response(request, result)
 
 
-@router.get("/{resource_type:fhirtype}/_history")
-async def history_type(request: Request, resource_type: str) -> Response:
+@route("GET", "/{resource_type:fhirtype}/_history")
+async def history_type(request: Request) -> Response:
+    resource_type: str = request.path_params["resource_type"]
     services, ctx = get_services(request), get_context(request)
     require_type(resource_type)
     params = _pairs(request)
@@ -229,8 +256,10 @@ async def history_type(request: Request, resource_type: str) -> Response:
     return neg.fhir_response(request, result)
 
 
-@router.put("/{resource_type:fhirtype}/{resource_id:fhirid}")
-async def update_route(request: Request, resource_type: str, resource_id: str) -> Response:
+@route("PUT", "/{resource_type:fhirtype}/{resource_id:fhirid}")
+async def update_route(request: Request) -> Response:
+    resource_type: str = request.path_params["resource_type"]
+    resource_id: str = request.path_params["resource_id"]
     services, ctx = get_services(request), get_context(request)
     require_type(resource_type)
     body, if_match = await _body(request), _if_match(request)
@@ -239,8 +268,10 @@ async def update_route(request: Request, resource_type: str, resource_id: str) -
     return neg.fhir_response(request, result, prefer=True)
 
 
-@router.patch("/{resource_type:fhirtype}/{resource_id:fhirid}")
-async def patch_route(request: Request, resource_type: str, resource_id: str) -> Response:
+@route("PATCH", "/{resource_type:fhirtype}/{resource_id:fhirid}")
+async def patch_route(request: Request) -> Response:
+    resource_type: str = request.path_params["resource_type"]
+    resource_id: str = request.path_params["resource_id"]
     services, ctx = get_services(request), get_context(request)
     require_type(resource_type)
     document, kind = await _patch_body(request)
@@ -250,8 +281,10 @@ async def patch_route(request: Request, resource_type: str, resource_id: str) ->
     return neg.fhir_response(request, result, prefer=True)
 
 
-@router.delete("/{resource_type:fhirtype}/{resource_id:fhirid}")
-async def delete_route(request: Request, resource_type: str, resource_id: str) -> Response:
+@route("DELETE", "/{resource_type:fhirtype}/{resource_id:fhirid}")
+async def delete_route(request: Request) -> Response:
+    resource_type: str = request.path_params["resource_type"]
+    resource_id: str = request.path_params["resource_id"]
     services, ctx = get_services(request), get_context(request)
     require_type(resource_type)
     if_match = _if_match(request)
@@ -260,8 +293,10 @@ async def delete_route(request: Request, resource_type: str, resource_id: str) -
     return neg.fhir_response(request, result)
 
 
-@router.get("/{resource_type:fhirtype}/{resource_id:fhirid}/_history")
-async def history_instance(request: Request, resource_type: str, resource_id: str) -> Response:
+@route("GET", "/{resource_type:fhirtype}/{resource_id:fhirid}/_history")
+async def history_instance(request: Request) -> Response:
+    resource_type: str = request.path_params["resource_type"]
+    resource_id: str = request.path_params["resource_id"]
     services, ctx = get_services(request), get_context(request)
     require_type(resource_type)
     params = _pairs(request)
