@@ -10,7 +10,9 @@ The micro-batcher collects requests for one model until ``max_batch`` rows are q
 request has waited ``max_delay_s``, runs them as one batch, and splits the outputs back (the dynamic
 batching scheme of Triton's ``max_queue_delay_microseconds``). The delay is only spent under
 concurrency: when the previous batch held a single request and nothing else is queued, a request is
-served at once, so an idle model answers with bare-session latency. It is thread-based so that synchronous
+served at once, so an idle model answers with bare-session latency. Within the delay, collection also
+stops once no new request has arrived for ``idle_gap_s``: closed-loop callers that have all submitted
+are not kept waiting for a batch that cannot fill. It is thread-based so that synchronous
 callers (``suggest``) and asyncio handlers (``asyncio.wrap_future``) share the same queue.
 """
 
@@ -106,8 +108,9 @@ class MicroBatcher:
         max_delay_s: float,
         observe: BatchObserver,
         name: str,
+        idle_gap_s: float = 0.0002,
     ) -> None:
-        self._run, self._max_batch, self._max_delay = run, max_batch, max_delay_s
+        self._run, self._max_batch, self._max_delay, self._gap = run, max_batch, max_delay_s, idle_gap_s
         self._observe = observe
         self._queue: queue.Queue[_Request | None] = queue.Queue()
         self._thread = threading.Thread(target=self._loop, name=f"batcher-{name}", daemon=True)
@@ -134,7 +137,7 @@ class MicroBatcher:
         deadline = first.enqueued + (self._max_delay if self._concurrent else 0.0)
         while rows < self._max_batch:
             try:
-                item = self._queue.get(timeout=max(deadline - time.monotonic(), 0.0))
+                item = self._queue.get(timeout=max(min(deadline - time.monotonic(), self._gap), 0.0))
             except queue.Empty:
                 break
             if item is None:
