@@ -46,4 +46,4 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 def _sqlite_begin(connection: Any) -> None:
     mode = connection.info.get("begin_mode", "DEFERRED")
-    connection.exec_driver_sql(f"BEGIN {mode}")
+    connection.connection.dbapi_connection.execute(f"BEGIN {mode}")

@@ -74,17 +74,31 @@ class SqlTx:
     def current(self, resource_type: str, id: str, *, for_update: bool = False) -> VersionRecord | None:
         sql = _CURRENT + (" FOR UPDATE" if for_update and self._for_update_ok else "")
         row = self._first(sql, (resource_type, id))
-        return None if row is None else self._record(row, "PUT")
+        return None if row is None else self._from_tuple(row, "PUT")
 
     def version(self, resource_type: str, id: str, version: int) -> VersionRecord | None:
         row = self._first(_VERSION, (resource_type, id, version))
-        return None if row is None else self._record(row, row.method)
+        return None if row is None else self._from_tuple(row, row[7])
 
-    def _first(self, sql: str, params: tuple[Any, ...]) -> Row[Any] | None:
-        """One row of a hot-path query, sent as driver SQL (no statement building per call)."""
+    def _first(self, sql: str, params: tuple[Any, ...]) -> tuple[Any, ...] | None:
+        """One row of a hot-path query, through the driver's cursor (no statement building or
+        result wrapping per call)."""
         if self._for_update_ok:
             sql = sql.replace("?", "%s")
-        return self.conn.exec_driver_sql(sql, params).first()
+        cursor = self.conn.connection.cursor()
+        try:
+            cursor.execute(sql, params)
+            row = cursor.fetchone()
+        finally:
+            cursor.close()
+        return None if row is None else tuple(row)
+
+    def _from_tuple(self, row: tuple[Any, ...], method: str) -> VersionRecord:
+        res_type, res_id, tenant, version, last_updated, deleted, body = row[:7]
+        if body is not None:
+            body = self.cipher.open(bytes(body), PayloadContext(tenant, res_type, res_id, version))
+        return VersionRecord(res_type, res_id, version, last_updated, tenant, bool(deleted),
+                             method, body)  # type: ignore[arg-type]
 
     def write(self, writes: Sequence[PendingWrite]) -> list[VersionRecord]:
         try:
