@@ -211,10 +211,11 @@ def batching_note(rows: list[list[str]]) -> str:
     """One sentence comparing batched and unbatched median rates at 16 clients, from the measured rows."""
     rate = {r[1].split()[0]: float(r[2].replace(",", "")) for r in rows if r[0] == "16"}
     return (
-        f"At 16 clients batching changes the median rate by {rate['on'] / rate['off']:.2f}× (on/off). These models "
-        "cost tens of microseconds per call on one CPU thread, so per-request Python work (futures, thread "
-        "hand-off, the GIL) bounds throughput; batching pays where each call has a large fixed cost (GPU "
-        "execution, larger models), which this host cannot measure."
+        f"At 16 clients batching changes the median rate by {rate['on'] / rate['off']:.2f}× (on/off). The models "
+        "cost tens of microseconds per call on one CPU thread, the same order as the per-request Python work "
+        "(futures, thread hand-off, the GIL), so the gain is bounded and rates vary between runs on this shared "
+        "host; batching matters more where each call has a large fixed cost (GPU execution, larger models), "
+        "which is not measured here."
     )
 
 
