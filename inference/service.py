@@ -99,8 +99,12 @@ class InferenceService:
     def suggest(
         self, patient: Mapping[str, Any], resources: Sequence[Mapping[str, Any]], now: datetime
     ) -> dict[str, Any]:
-        """Run every tabular model on the patient's record; see the module docstring."""
-        patient_ref = f"Patient/{patient.get('id', 'unknown')}"
+        """Run every tabular model on the patient's record; see the module docstring.
+
+        ``now`` must be timezone-aware (recency windows compare it with FHIR instants); ``patient`` must be
+        a stored Patient (with ``id``); ``resources`` are the resources of its compartment.
+        """
+        patient_ref = _patient_ref(patient, now)
         observations = ObservationIndex(resources)
         conditions = [r for r in resources if r.get("resourceType") == "Condition"]
         out: list[dict[str, Any]] = []
@@ -178,7 +182,7 @@ class InferenceService:
         if model is None or model.spec.image is None:
             raise KeyError(f"no image model named {model_name!r} is loaded")
         spec, image = model.spec, model.spec.image
-        patient_ref = f"Patient/{patient.get('id', 'unknown')}"
+        patient_ref = _patient_ref(patient, now)
         modality = str(ds.get("Modality", ""))
         try:
             if modality not in image.modalities:
@@ -193,6 +197,15 @@ class InferenceService:
         prov = fhir_out.provenance(spec, [report, obs], [study_ref], now)
         self.metrics.suggestions.labels(spec.name, "computed").inc()
         return fhir_out.bundle([report, obs, prov, fhir_out.device(spec)], now, study_ref)
+
+
+def _patient_ref(patient: Mapping[str, Any], now: datetime) -> str:
+    """``Patient/<id>``; rejects a patient without id and a naive ``now`` (caller errors, not data errors)."""
+    if patient.get("resourceType") != "Patient" or not patient.get("id"):
+        raise ValueError("suggest needs a stored Patient resource with an id")
+    if now.tzinfo is None:
+        raise ValueError("now must be timezone-aware, e.g. datetime.now(UTC)")
+    return f"Patient/{patient['id']}"
 
 
 def eligibility_problems(

@@ -182,3 +182,10 @@ def test_condition_matching_by_snomed_and_icd10_prefix(service: InferenceService
     risk = risk_for(service.suggest(patient(), record, NOW), "post-mi-mortality")
     assert {"reference": "Condition/hf"} in risk["basis"]
     assert {"reference": "Condition/avb"} in risk["basis"]
+
+
+def test_caller_errors_are_rejected(service: InferenceService) -> None:
+    with pytest.raises(ValueError, match="timezone-aware"):
+        service.suggest(patient(), post_mi_record(), NOW.replace(tzinfo=None))
+    with pytest.raises(ValueError, match="with an id"):
+        service.suggest({"resourceType": "Patient"}, post_mi_record(), NOW)
