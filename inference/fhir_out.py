@@ -287,3 +287,38 @@ def bundle(resources: Sequence[Mapping[str, Any]], now: datetime, key: str) -> d
         "timestamp": instant(now),
         "entry": [{"fullUrl": urn(r), "resource": dict(r)} for r in resources],
     }
+
+
+def operation_definition() -> dict[str, Any]:
+    """OperationDefinition for ``Patient/[id]/$ai-suggest`` (https://hl7.org/fhir/R4/operationdefinition.html)."""
+    return {
+        "resourceType": "OperationDefinition",
+        "id": "ai-suggest",
+        "url": f"{CANONICAL}/OperationDefinition/ai-suggest",
+        "version": "1",
+        "name": "AiSuggest",
+        "title": "AI-assisted diagnostic suggestions for a patient",
+        "status": "active",
+        "kind": "operation",
+        "description": (
+            "Runs every served risk model on the patient's compartment. Returns a collection Bundle of "
+            "RiskAssessment (basis, per-input value/unit/date/contribution, AIAST security label), Provenance "
+            "(model Device as author) and Device resources, plus one OperationOutcome per model that was not "
+            "computed, saying which inputs were missing, stale, implausible or invalid."
+        ),
+        "code": "ai-suggest",
+        "resource": ["Patient"],
+        "system": False,
+        "type": False,
+        "instance": True,
+        "parameter": [
+            {
+                "name": "return",
+                "use": "out",
+                "min": 1,
+                "max": "1",
+                "type": "Bundle",
+                "documentation": "Bundle of type collection with the suggestions and the reasons for omissions",
+            }
+        ],
+    }

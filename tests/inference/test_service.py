@@ -189,3 +189,11 @@ def test_caller_errors_are_rejected(service: InferenceService) -> None:
         service.suggest(patient(), post_mi_record(), NOW.replace(tzinfo=None))
     with pytest.raises(ValueError, match="with an id"):
         service.suggest({"resourceType": "Patient"}, post_mi_record(), NOW)
+
+
+def test_operation_definition_validates() -> None:
+    from inference.fhir_out import operation_definition
+
+    definition = operation_definition()
+    get_fhir_model_class("OperationDefinition").model_validate(definition)
+    assert definition["code"] == "ai-suggest"
