@@ -264,7 +264,12 @@ def record(now: datetime) -> tuple[dict[str, Any], list[dict[str, Any]]]:
         ]
     ):
         resources.append(
-            {"resourceType": "Condition", "id": f"c{i}", "code": {"coding": [{"system": system, "code": code}]}}
+            {
+                "resourceType": "Condition",
+                "id": f"c{i}",
+                "code": {"coding": [{"system": system, "code": code}]},
+                "onsetDateTime": resources[0]["effectiveDateTime"],
+            }
         )
     patient = {"resourceType": "Patient", "id": "bench", "gender": "male", "birthDate": "1948-06-01"}
     return patient, resources

@@ -230,14 +230,31 @@ def extract_coded(spec: FeatureSpec, observations: ObservationIndex, now: dateti
     )
 
 
+def condition_date(cond: Mapping[str, Any]) -> datetime | None:
+    """When the condition began or was recorded: onsetDateTime, onsetPeriod.start, then recordedDate."""
+    period = cond.get("onsetPeriod") or {}
+    return parse_datetime(cond.get("onsetDateTime") or period.get("start") or cond.get("recordedDate"))
+
+
+def _condition_counts(spec: FeatureSpec, cond: Mapping[str, Any], now: datetime) -> bool:
+    """Not refuted/entered-in-error, not in the future, and (with a window) dated inside it."""
+    if {c for _, c in _codings(cond.get("verificationStatus"))} & EXCLUDED_VERIFICATION:
+        return False
+    when = condition_date(cond)
+    if when is not None and when > now + CLOCK_SKEW:
+        return False
+    if spec.window_hours is not None:
+        return when is not None and now - when <= timedelta(hours=spec.window_hours)
+    return True
+
+
 def extract_condition(spec: FeatureSpec, conditions: Sequence[Mapping[str, Any]], now: datetime) -> Input:
-    """1 with the first matching Condition as source, else 0 (absence in the record counts as absent)."""
+    """1 with the first matching Condition as source, else 0 (absence in the record counts as absent).
+
+    With a ``window_hours`` (e.g. an *acute* event) only Conditions dated inside the window count.
+    """
     for cond in conditions:
-        verification = {c for _, c in _codings(cond.get("verificationStatus"))}
-        onset = parse_datetime(cond.get("onsetDateTime"))
-        if verification & EXCLUDED_VERIFICATION or (onset is not None and onset > now + CLOCK_SKEW):
-            continue
-        if _matches(cond.get("code"), spec.codes):
+        if _condition_counts(spec, cond, now) and _matches(cond.get("code"), spec.codes):
             return Input(
                 spec.name,
                 1.0,

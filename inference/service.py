@@ -222,7 +222,8 @@ def eligibility_problems(
                 Problem(
                     spec.eligibility.name,
                     "ineligible",
-                    f"the model applies only to patients with a recorded {spec.eligibility.name} Condition",
+                    f"the model applies only to patients with a recorded {spec.eligibility.name} Condition"
+                    + (f" dated within the last {window:g} h" if (window := spec.eligibility.window_hours) else ""),
                 )
             )
     return problems

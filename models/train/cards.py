@@ -34,7 +34,8 @@ def render_post_mi_card(spec: dict[str, Any], metrics: dict[str, Any]) -> str:
         + f"""## Intended use
 Decision support for clinicians caring for adults hospitalised with an acute myocardial infarction: an
 estimate of all-cause death within one year, with each input's contribution shown. Computed only when the
-record holds an acute MI Condition (SNOMED CT 22298006/57054005, ICD-10 I21*/I22*).
+record holds an acute MI Condition (SNOMED CT 22298006/57054005, ICD-10 I21*/I22*) with onset or recorded
+date within the last {spec["eligibility"]["window_hours"] // 24} days.
 
 ## Misuse (do not)
 - Use for patients without an acute MI, for children, or outside the inputs' plausible ranges (refused).

@@ -119,6 +119,7 @@ FEATURES: list[tuple[str, dict[str, Any]]] = [
 ELIGIBILITY = {
     "name": "acute_mi",
     "source": "condition",
+    "window_hours": 720,
     "codes": [
         {"system": SCT, "code": "22298006"},
         {"system": SCT, "code": "57054005"},

@@ -49,13 +49,17 @@ def coded_observation(rid: str, code: str, answer: str, when: str = RECENT) -> d
     }
 
 
-def condition(rid: str, system: str, code: str, verification: str | None = None) -> dict[str, Any]:
+def condition(
+    rid: str, system: str, code: str, verification: str | None = None, onset: str | None = None
+) -> dict[str, Any]:
     cond: dict[str, Any] = {
         "resourceType": "Condition",
         "id": rid,
         "subject": {"reference": "Patient/p1"},
         "code": {"coding": [{"system": system, "code": code}]},
     }
+    if onset:
+        cond["onsetDateTime"] = onset
     if verification:
         cond["verificationStatus"] = {
             "coding": [{"system": "http://terminology.hl7.org/CodeSystem/condition-ver-status", "code": verification}]
@@ -94,7 +98,7 @@ def post_mi_record() -> list[dict[str, Any]]:
         observation("sbp", "8480-6", 135, "mm[Hg]"),
         observation("dbp", "8462-4", 80, "mm[Hg]"),
         observation("bmi", "39156-5", 27, "kg/m2"),
-        condition("mi", ICD10, "I21.4"),
+        condition("mi", ICD10, "I21.4", onset="2025-01-08T22:00:00+00:00"),
         condition("af", SCT, "49436004"),
     ]
 

@@ -197,3 +197,10 @@ def test_operation_definition_validates() -> None:
     definition = operation_definition()
     get_fhir_model_class("OperationDefinition").model_validate(definition)
     assert definition["code"] == "ai-suggest"
+
+
+def test_old_myocardial_infarction_is_not_an_acute_one(service: InferenceService) -> None:
+    record = [r for r in post_mi_record() if r["id"] != "mi"]
+    record.append(condition("old-mi", ICD10, "I21.9", onset="2019-05-01T00:00:00+00:00"))
+    bundle = service.suggest(patient(), record, NOW)
+    assert any("within the last 720 h" in t for t in reasons(bundle, "post-mi-mortality"))
