@@ -20,11 +20,12 @@ from sklearn.model_selection import train_test_split
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
+from inference.fhir_out import CANONICAL
 from models.train import common
 from models.train.cards import render_wdbc_card
 
 NAME, VERSION, SEED, C = "breast-mass-malignancy", "1", 20240607, 1.0
-CODE_SYSTEM = "https://ehr-service.example/fhir/CodeSystem/fna-nuclear-feature"
+CODE_SYSTEM = f"{CANONICAL}/CodeSystem/fna-nuclear-feature"
 SCT = "http://snomed.info/sct"
 # scikit-learn column -> (model feature name, plausible range in the dataset's units; generous bounds)
 COLUMNS: list[tuple[str, str, tuple[float, float]]] = [
