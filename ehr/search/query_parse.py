@@ -147,7 +147,7 @@ def _cursor(pairs: Sequence[tuple[str, str]]) -> int | None:
     raw = _last(pairs, "_cursor")
     if raw is None:
         return None
-    if not raw.isdigit():
+    if not raw.isdigit() or int(raw) > 2**63 - 1:
         raise BadRequest("_cursor is not valid; follow the Bundle's next link instead of building it.")
     return int(raw)
 

@@ -242,3 +242,19 @@ def test_unknown_type_and_errors_are_outcomes(client: httpx.Client) -> None:
     assert unknown.status_code == 404
     assert "not supported" in diagnostics(unknown.json())
     assert client.get("/Patient/x/_history/1/extra").status_code == 404
+
+
+def test_out_of_range_and_malformed_numbers_are_4xx(client: httpx.Client) -> None:
+    pid = _create(client)
+    huge = "9" * 20
+    for url, status in ((f"/Patient/{pid}/_history/{huge}", 404), (f"/Patient/{pid}/_history/0", 404),
+                        (f"/_history?_cursor={huge}", 400), (f"/Patient?_cursor={huge}", 400),
+                        (f"/Patient/{pid}/_history?_count={huge}", 200), ("/Patient?_count=-1", 400)):
+        assert client.get(url).status_code == status, url
+    stale = client.put(f"/Patient/{pid}", json=patient(id=pid), headers={"If-Match": f'W/"{huge}"'})
+    assert stale.status_code == 412
+    for header in ("If-Match", "If-None-Match", "If-Modified-Since"):
+        method = "PUT" if header == "If-Match" else "GET"
+        body = patient(id=pid) if method == "PUT" else None
+        assert client.request(method, f"/Patient/{pid}", json=body, headers={header: "garbage"}).status_code == 400
+    assert client.get(f"/Patient/{pid}").json()["meta"]["versionId"] == "1"

@@ -55,4 +55,6 @@ def _int(raw: str | None, name: str, default: int) -> int:
         return default
     if not raw.isdigit():
         raise BadRequest(f"{name} must be a whole number, not {raw!r}.")
+    if name == "_cursor" and int(raw) > 2**63 - 1:  # cursors are 64-bit sequence numbers in the store
+        raise BadRequest("_cursor is not valid; follow the Bundle's next link instead of building it.")
     return int(raw)

@@ -8,6 +8,8 @@ from ehr.fhir.interactions.context import Result
 from ehr.store.protocol import Tx
 from ehr.store.records import VersionRecord
 
+MAX_VERSION = 2**63 - 1
+
 
 def read(tx: Tx, resource_type: str, resource_id: str, *, if_none_match: int | None = None,
          if_modified_since: int | None = None) -> Result:
@@ -22,7 +24,8 @@ def read(tx: Tx, resource_type: str, resource_id: str, *, if_none_match: int | N
 
 
 def vread(tx: Tx, resource_type: str, resource_id: str, version: int) -> Result:
-    record = tx.version(resource_type, resource_id, version)
+    # versions are 64-bit integers in the store; a larger number cannot exist (and overflows the driver)
+    record = tx.version(resource_type, resource_id, version) if 0 < version <= MAX_VERSION else None
     if record is None:
         raise NotFound(f"{resource_type}/{resource_id} has no version {version}; GET "
                        f"{resource_type}/{resource_id}/_history lists its versions.")
