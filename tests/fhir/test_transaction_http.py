@@ -7,6 +7,7 @@ import uuid
 from typing import Any
 
 import httpx
+import pytest
 
 from .support import count, diagnostics, issue_expressions, mrn, patient
 
@@ -242,3 +243,18 @@ def test_transaction_without_posts(client: httpx.Client) -> None:
     empty = _post(client, {"resourceType": "Bundle", "type": "transaction"})
     assert empty.status_code == 200, empty.text
     assert count(client, "Patient") == 1
+
+
+@pytest.mark.xfail(strict=True, reason="transactions do not refuse entries whose resource identities overlap "
+                   "(two PUTs or a DELETE and a PUT of Patient/dup are both applied); "
+                   "https://hl7.org/fhir/R4/http.html#trules says the transaction SHALL fail")
+def test_overlapping_identities_fail_the_transaction(client: httpx.Client) -> None:
+    assert client.put("/Patient/dup", json=patient("Zero", id="dup")).status_code == 201
+    for entries in ((_entry("PUT", "Patient/dup", patient("One", id="dup")),
+                     _entry("PUT", "Patient/dup", patient("Two", id="dup"))),
+                    (_entry("DELETE", "Patient/dup"),
+                     _entry("PUT", "Patient/dup", patient("Three", id="dup")))):
+        response = _post(client, _bundle("transaction", *entries))
+        assert response.status_code == 400, response.text
+        assert "Bundle.entry[1]" in diagnostics(response.json())
+    assert client.get("/Patient/dup").json()["meta"]["versionId"] == "1"
