@@ -5,6 +5,7 @@ https://hl7.org/fhir/R4/http.html#summary)."""
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -145,3 +146,17 @@ def test_hostile_update_keeps_the_current_version(client: httpx.Client) -> None:
     current = client.get(f"/Patient/{pid}").json()
     assert current == created
     assert len(client.get(f"/Patient/{pid}/_history").json()["entry"]) == 1
+
+
+def test_streamed_body_over_the_limit_is_413(client: httpx.Client) -> None:
+    """Without Content-Length (chunked), the limit is enforced while reading."""
+    def chunks() -> Iterator[bytes]:
+        yield b'{"resourceType": "Patient", "text": "'
+        for _ in range(9):
+            yield b"z" * (1 << 20)
+        yield b'"}'
+
+    response = client.post("/Patient", content=chunks())
+    assert response.status_code == 413
+    assert response.json()["resourceType"] == "OperationOutcome"
+    assert count(client, "Patient") == 0
