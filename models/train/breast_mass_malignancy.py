@@ -124,7 +124,7 @@ def main(models_dir: Path = common.MODELS_DIR) -> None:
         },
         "test": evaluate(framework, y_test),
         "coefficients_per_sd": {f["name"]: round(float(c), 4) for f, c in zip(features, logreg.coef_[0], strict=True)},
-        "onnx_vs_framework_max_abs_diff": max_diff,
+        "onnx_vs_framework_max_abs_diff": float(f"{max_diff:.1e}"),
         "environment": common.environment(),
     }
     spec = build_spec(features, scaler.mean_)

@@ -86,7 +86,7 @@ Subgroups (c-index; small groups, wide intervals):
 {subs}
 
 ONNX vs scikit-survival on the held-out inputs: max |difference|
-{metrics["onnx_vs_framework_max_abs_diff"]:.2e}.
+{metrics["onnx_vs_framework_max_abs_diff"]:.1e}.
 
 ## Known limits
 - 500 patients from one US city, 1997–2001; treatment has changed since; no external validation.
@@ -146,7 +146,7 @@ RiskAssessment.prediction: probability that the mass is malignant.
 
 Subgroup results: not possible — the dataset records no age, ethnicity or other patient attributes.
 ONNX vs scikit-learn `predict_proba` on the held-out inputs: max |difference|
-{metrics["onnx_vs_framework_max_abs_diff"]:.2e}.
+{metrics["onnx_vs_framework_max_abs_diff"]:.1e}.
 
 ## Known limits
 - One institution (University of Wisconsin Hospitals), early 1990s; prevalence of malignancy in the data
@@ -241,7 +241,7 @@ hyperdense focus is present.
 ## Validation (synthetic held-out phantoms only)
 - AUROC: {fmt_ci(t["auroc"])}
 - Brier score: {t["brier"]:.3f}
-ONNX vs PyTorch on the held-out inputs: max |difference| {metrics["onnx_vs_framework_max_abs_diff"]:.2e}.
+ONNX vs PyTorch on the held-out inputs: max |difference| {metrics["onnx_vs_framework_max_abs_diff"]:.1e}.
 
 ## Known limits
 Everything about real anatomy, scanners, reconstruction kernels and pathology is out of distribution.

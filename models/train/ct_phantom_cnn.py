@@ -175,7 +175,7 @@ def main(models_dir: Path = common.MODELS_DIR) -> None:
             "auroc": common.bootstrap_ci(lambda i: float(roc_auc_score(y_test[i], framework[i])), N_TEST, SEED),
             "brier": round(float(brier_score_loss(y_test, framework)), 4),
         },
-        "onnx_vs_framework_max_abs_diff": max_diff,
+        "onnx_vs_framework_max_abs_diff": float(f"{max_diff:.1e}"),
         "environment": common.environment(),
     }
     spec = build_spec()

@@ -280,7 +280,7 @@ def main(models_dir: Path = common.MODELS_DIR) -> None:
         },
         "test": evaluate(y_train, y_test, X_test, cox.predict(z_test), framework),
         "coefficients_per_sd": {f["name"]: round(float(c), 4) for (_, f), c in zip(FEATURES, cox.coef_, strict=True)},
-        "onnx_vs_framework_max_abs_diff": max_diff,
+        "onnx_vs_framework_max_abs_diff": float(f"{max_diff:.1e}"),
         "environment": common.environment(),
     }
     spec = build_spec(mean)
