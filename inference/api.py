@@ -157,7 +157,7 @@ def build_router(service: InferenceService) -> APIRouter:
 
     @router.get("/health/ready")
     def ready() -> dict[str, bool]:
-        return {"ready": bool(service.models)}
+        return {"ready": bool(service.models) and not service.closed}
 
     @router.get("/models/{name}", response_model=None)
     @router.get("/models/{name}/versions/{version}", response_model=None)
@@ -169,7 +169,7 @@ def build_router(service: InferenceService) -> APIRouter:
     @router.get("/models/{name}/versions/{version}/ready", response_model=None)
     def model_ready(name: str, version: str | None = None) -> dict[str, Any] | JSONResponse:
         model = lookup(service, name, version)
-        return model if isinstance(model, JSONResponse) else {"name": name, "ready": True}
+        return model if isinstance(model, JSONResponse) else {"name": name, "ready": not service.closed}
 
     @router.post("/models/{name}/infer", response_model=None)
     @router.post("/models/{name}/versions/{version}/infer", response_model=None)

@@ -51,6 +51,7 @@ class InferenceService:
 
     def __init__(self, models: dict[tuple[str, str], LoadedModel], metrics: InferenceMetrics) -> None:
         self.models, self.metrics = models, metrics
+        self.closed = False
         self.latest = {
             name: max(
                 (m for (n, _), m in models.items() if n == name),
@@ -87,7 +88,8 @@ class InferenceService:
         return cls(models, metrics)
 
     def close(self) -> None:
-        """Stop every batcher (queued requests are served first)."""
+        """Stop every batcher (queued requests are served first); readiness turns false."""
+        self.closed = True
         for m in self.models.values():
             m.batcher.close()
             self.metrics.ready.labels(m.spec.name, m.spec.version, m.provider).set(0)
