@@ -6,21 +6,27 @@ PYTHON ?= python3
 PORT ?= 8080
 DATA ?= var
 
-.PHONY: demo test setup lint typecheck pytest
+.PHONY: demo test lint typecheck pytest
 
-$(VENV)/.installed: pyproject.toml
+$(VENV)/bin/pip:
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install -q --upgrade pip
-	$(VENV)/bin/pip install -q -e '.[cpu,dev,demo]'
+
+# the service and the demo data generator
+$(VENV)/.installed-run: pyproject.toml $(VENV)/bin/pip
+	$(VENV)/bin/pip install -q -e '.[cpu,demo]'
 	touch $@
 
-setup: $(VENV)/.installed
+# plus the test tools and the model-training packages (the tests re-derive every model's metrics)
+$(VENV)/.installed-test: pyproject.toml $(VENV)/bin/pip
+	$(VENV)/bin/pip install -q -e '.[cpu,demo,dev,train]'
+	touch $@
 
-demo: setup
+demo: $(VENV)/.installed-run
 	$(VENV)/bin/ehr demo --data-dir $(DATA)
 	$(VENV)/bin/ehr serve --data-dir $(DATA) --port $(PORT) --workers 2
 
-test: setup
+test: $(VENV)/.installed-test
 	bash scripts/ensure-postgres.sh
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy

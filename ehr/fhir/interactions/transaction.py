@@ -77,7 +77,7 @@ def transaction(ctx: Context, services: Services, tx: Tx, entries: list[Entry],
         else:
             prepared = restamp(prepared, now_us())
         posts = [e for e in entries if e.method == "POST"]
-        written = tx.write(prepared) if prepared else []  # the SQL store refuses an empty executemany
+        written = tx.write(prepared)
         for entry, record in zip(posts, written, strict=True):
             responses[entry.index] = entry_ops.response(ctx, Result(201, record.body, record, True))
         for current in sorted(entries, key=lambda e: (_ORDER[e.method], e.index)):

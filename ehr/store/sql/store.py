@@ -101,6 +101,8 @@ class SqlTx:
                              method, body)  # type: ignore[arg-type]
 
     def write(self, writes: Sequence[PendingWrite]) -> list[VersionRecord]:
+        if not writes:
+            return []
         try:
             sealed = [self._seal(w) for w in writes]
             creates = [(w, b) for w, b in zip(writes, sealed, strict=True) if w.expected_version is None]
