@@ -22,7 +22,8 @@ Hierarchy::
     ├── PreconditionFailed         412 conflict    If-Match on a stale version, ambiguous conditional
     ├── PayloadTooLarge            413 too-long
     ├── UnsupportedMediaType       415 not-supported
-    └── Unprocessable              422 processing  invalid resource (carries element paths)
+    ├── Unprocessable              422 processing  invalid resource (carries element paths)
+    └── ServiceUnavailable         503 transient   a part of the service is not running
 
 Every message says what to do next.
 
@@ -138,6 +139,11 @@ class UnsupportedMediaType(FhirError):
 class Unprocessable(FhirError):
     status = 422
     code = "processing"
+
+
+class ServiceUnavailable(FhirError):
+    status = 503
+    code = "transient"
 
 
 def operation_outcome(issues: list[Issue]) -> dict[str, Any]:

@@ -21,6 +21,12 @@ class Settings:
     default_tenant: str = "default"
     default_count: int = 20
     dev: bool = True
+    #: load the ONNX models and serve $ai-suggest, /v2 (KServe) and /metrics
+    inference: bool = False
+    #: the model repository (``models/<name>/<version>/``); None: the one beside the ``inference`` package
+    models_dir: Path | None = None
+    #: refuse to start unless the CUDA execution provider is really available
+    require_gpu: bool = False
 
     @property
     def database_url(self) -> str:
@@ -35,4 +41,15 @@ class Settings:
             data_dir=Path(os.environ.get("EHR_DATA_DIR", str(DEFAULT_DATA_DIR))),
             base_url=os.environ.get("EHR_BASE_URL") or None,
             max_body_bytes=int(os.environ.get("EHR_MAX_BODY_BYTES", str(64 * 1024 * 1024))),
+            inference=os.environ.get("EHR_INFERENCE", "0") == "1",
+            models_dir=Path(os.environ["EHR_MODELS_DIR"]) if os.environ.get("EHR_MODELS_DIR") else None,
+            require_gpu=os.environ.get("EHR_REQUIRE_GPU", "0") == "1",
         )
+
+    @property
+    def model_repository(self) -> Path:
+        if self.models_dir is not None:
+            return self.models_dir
+        import inference
+
+        return Path(inference.__file__).resolve().parent.parent / "models"

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request, Response
 
 from ehr.api import errors
 from ehr.api.fhir_routes import router as fhir_router
@@ -20,6 +21,9 @@ from ehr.settings import Settings
 from ehr.store.protocol import Store
 from ehr.store.sql.engine import make_engine, migrate
 from ehr.store.sql.store import SqlStore
+
+if TYPE_CHECKING:
+    from inference.service import InferenceService
 
 
 def build_services(store: Store, registry: Registry | None = None) -> Services:
@@ -41,19 +45,40 @@ def open_store(settings: Settings) -> SqlStore:
     return SqlStore(engine)
 
 
+def _start_inference(app: FastAPI, settings: Settings) -> InferenceService:
+    """Load, verify and warm up every model; mount the KServe v2 routes and ``/metrics``."""
+    from inference.api import build_router
+    from inference.metrics import render_metrics
+    from inference.service import InferenceService
+
+    service = InferenceService.start(settings.model_repository, require_gpu=settings.require_gpu)
+
+    async def metrics(_request: Request) -> Response:
+        body, media_type = render_metrics(service.metrics)
+        return Response(body, media_type=media_type)
+
+    app.include_router(build_router(service))
+    app.add_route("/metrics", metrics, methods=["GET"], include_in_schema=False)
+    return service
+
+
 def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
     """The ASGI application. Pass ``services`` to inject a store (tests); else the lifespan opens one."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         owned = services is None
-        app.state.services = services or build_services(open_store(settings))
+        built = services or build_services(open_store(settings))
+        models = _start_inference(app, settings) if settings.inference else None
+        app.state.services = replace(built, suggester=models) if models is not None else built
         validation.warm_up()
         try:
             yield
         finally:
+            if models is not None:
+                models.close()
             if owned:
-                app.state.services.store.close()
+                built.store.close()
 
     app = FastAPI(title="ehr-service FHIR R4", lifespan=lifespan, docs_url="/docs", redoc_url=None)
     app.state.settings = settings

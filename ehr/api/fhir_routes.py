@@ -22,6 +22,7 @@ from ehr.fhir.interactions.context import Context, Result, Services
 from ehr.fhir.interactions.runner import execute
 from ehr.fhir.interactions.writes import parse_etag
 from ehr.fhir.jsonio import loads_object
+from ehr.fhir.operations import ai_suggest
 from ehr.fhir.operations import validate as validate_op
 from ehr.fhir.validation import require_type
 from ehr.store.protocol import Tx
@@ -242,6 +243,16 @@ async def validate_route(request: Request) -> Response:
     result = await _run(services, ctx, Action("operation:validate", resource_type, resource_id),
                         lambda _tx: validate_op.validate(resource_type, resource_id, body,
                                                          request.query_params.get("mode")), False)
+    return neg.fhir_response(request, result)
+
+
+@route("GET", "/Patient/{resource_id:fhirid}/$ai-suggest")
+@route("POST", "/Patient/{resource_id:fhirid}/$ai-suggest")
+async def ai_suggest_route(request: Request) -> Response:
+    resource_id: str = request.path_params["resource_id"]
+    services, ctx = get_services(request), get_context(request)
+    result = await _run(services, ctx, Action("operation:ai-suggest", "Patient", resource_id),
+                        lambda tx: ai_suggest.ai_suggest(services, tx, resource_id), False)
     return neg.fhir_response(request, result)
 
 

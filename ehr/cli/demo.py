@@ -11,13 +11,15 @@ from __future__ import annotations
 import shutil
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import orjson
 from rich.console import Console
 
-from ehr.cli.importer import run_import
+from ehr.cli.demo_admission import admission_bundle
+from ehr.cli.importer import import_bundle, run_import
 from ehr.settings import Settings
 
 HOSPITALS = ("hospital-a", "hospital-b", "hospital-c")
@@ -39,6 +41,32 @@ def load_demo(settings: Settings, patients: int, console: Console | None = None)
     for hospital in HOSPITALS:
         folders = [source / hospital] + ([shared] if hospital == "hospital-b" else [])
         run_import(settings, folders, hospital, out)
+    _admit_today(settings, source, out)
+
+
+def _admit_today(settings: Settings, source: Path, out: Console) -> None:
+    """Today's admission of one living adult per hospital (once a day; see ``demo_admission``)."""
+    now = datetime.now(UTC)
+    for number, hospital in enumerate(HOSPITALS):
+        patient = _living_adult(source / hospital, now)
+        if patient is None:
+            continue
+        mrn_system, mrn = patient
+        bundle = admission_bundle(mrn_system, mrn, now, acute_mi=number == 0)
+        key = f"demo-admission:{hospital}:{now.date().isoformat()}"
+        if import_bundle(settings, bundle, hospital, key):
+            out.print(f"{hospital}: one patient admitted today (vital signs{', acute MI' if number == 0 else ''})")
+
+
+def _living_adult(folder: Path, now: datetime) -> tuple[str, str] | None:
+    for path in sorted(folder.glob("*.json")):
+        for patient in _patients(orjson.loads(path.read_bytes())):
+            born = str(patient.get("birthDate", "9999"))[:4]
+            if "deceasedDateTime" in patient or "deceasedBoolean" in patient or now.year - int(born) < 18:
+                continue
+            mrn = patient["identifier"][0]
+            return str(mrn["system"]), str(mrn["value"])
+    return None
 
 
 def _generate(folder: Path, patients: int, seed: int) -> None:

@@ -64,6 +64,21 @@ def run_import(settings: Settings, paths: list[Path], tenant: str, console: Cons
     return 1 if any(r.status == "failed" for r in results) else 0
 
 
+def import_bundle(settings: Settings, body: dict[str, Any], tenant: str, key: str) -> bool:
+    """Import one Bundle under the ledger ``key``; False when that key was imported before."""
+    from ehr.api.app import build_services, open_store
+
+    services = build_services(open_store(settings))
+    ctx = Context(base_url="urn:ehr-import", principal=Principal(tenant=tenant, subject="ehr-import"))
+    try:
+        if _seen(services, key):
+            return False
+        _import_document(ctx, services, body, key)
+        return True
+    finally:
+        services.store.close()
+
+
 def collect_files(paths: list[Path]) -> Iterator[Path]:
     for path in paths:
         if path.is_dir():

@@ -26,16 +26,23 @@ def serve(
     workers: Annotated[int, typer.Option(help="worker processes")] = 1,
     max_body: Annotated[int, typer.Option("--max-body", help="largest request body in bytes")] = 64 << 20,
     base_url: Annotated[str | None, typer.Option(help="public base URL of /fhir")] = None,
+    inference: Annotated[bool, typer.Option(help="load the AI models ($ai-suggest, /v2, /metrics)")] = True,
+    models: Annotated[Path | None, typer.Option(help="model repository folder (default: ./models)")] = None,
+    require_gpu: Annotated[bool, typer.Option(help="fail at start unless the CUDA provider works")] = False,
 ) -> None:
     """Run the FHIR server."""
     import uvicorn
 
     from ehr.api.app import open_store
 
-    settings = Settings(db_url=db, data_dir=data_dir, max_body_bytes=max_body, base_url=base_url)
+    settings = Settings(db_url=db, data_dir=data_dir, max_body_bytes=max_body, base_url=base_url,
+                        inference=inference, models_dir=models, require_gpu=require_gpu)
     open_store(settings).close()  # migrate once before workers start
+    if inference:
+        _check_models(settings)
     os.environ.update({"EHR_DB": db or "", "EHR_DATA_DIR": str(data_dir), "EHR_MAX_BODY_BYTES": str(max_body),
-                       "EHR_BASE_URL": base_url or ""})
+                       "EHR_BASE_URL": base_url or "", "EHR_INFERENCE": "1" if inference else "0",
+                       "EHR_MODELS_DIR": str(models or ""), "EHR_REQUIRE_GPU": "1" if require_gpu else "0"})
     typer.echo(f"FHIR R4 endpoint: http://{host}:{port}/fhir  (database: {_describe(settings)})")
     uvicorn.run("ehr.api.asgi:app", host=host, port=port, workers=workers, log_level="warning",
                 access_log=False, factory=False)
@@ -65,6 +72,20 @@ def demo(
     from ehr.cli.demo import load_demo
 
     load_demo(Settings(db_url=db, data_dir=data_dir), patients)
+
+
+def _check_models(settings: Settings) -> None:
+    """Load every model once before the workers start, so a bad repository or --require-gpu without a
+    working GPU stops the server at start with one clear line (exit code 2)."""
+    from inference.repository import ModelRepositoryError
+    from inference.runtime import GpuUnavailableError
+    from inference.service import InferenceService
+
+    try:
+        InferenceService.start(settings.model_repository, require_gpu=settings.require_gpu).close()
+    except (ModelRepositoryError, GpuUnavailableError) as exc:
+        typer.echo(f"ehr serve: {exc}", err=True)
+        raise typer.Exit(2) from None
 
 
 def _describe(settings: Settings) -> str:

@@ -45,7 +45,6 @@ def capability_statement(registry: Any, base_url: str, routes: Iterable[tuple[st
             "mode": "server",
             "resource": [_resource(t, registry.params_for(t), mounted) for t in sorted(resource_types())],
             "interaction": [{"code": c} for key, codes in _SYSTEM_LEVEL.items() if key in mounted for c in codes],
-            "operation": _operations(mounted, "/{resource_type:fhirtype}/$"),
         }],
     }
 
@@ -63,7 +62,8 @@ def _resource(resource_type: str, params: Mapping[str, Any], mounted: frozenset[
         "conditionalUpdate": ("PUT", "/{resource_type:fhirtype}") in mounted,
         "conditionalDelete": "single" if ("DELETE", "/{resource_type:fhirtype}") in mounted else "not-supported",
         "searchParam": _search_params(params),
-        "operation": _operations(mounted, "/{resource_type:fhirtype}/$"),
+        "operation": _operations(mounted, "/{resource_type:fhirtype}/")
+        + _operations(mounted, f"/{resource_type}/"),
     }
 
 
@@ -81,9 +81,14 @@ def _search_params(params: Mapping[str, Any]) -> list[dict[str, str]]:
 
 @cache
 def _operation_names(mounted: frozenset[tuple[str, str]], prefix: str) -> tuple[str, ...]:
-    return tuple(sorted({path[len(prefix):] for _, path in mounted if path.startswith(prefix)}))
+    """Operations (``$name``) mounted on paths under ``prefix``."""
+    return tuple(sorted({path.rsplit("$", 1)[1] for _, path in mounted
+                         if path.startswith(prefix) and "/$" in path}))
 
 
 def _operations(mounted: frozenset[tuple[str, str]], prefix: str) -> list[dict[str, str]]:
-    return [{"name": name, "definition": f"http://hl7.org/fhir/OperationDefinition/Resource-{name}"}
+    return [{"name": name, "definition": _DEFINITIONS.get(name, f"OperationDefinition/{name}")}
             for name in _operation_names(mounted, prefix)]
+
+
+_DEFINITIONS = {"validate": "http://hl7.org/fhir/OperationDefinition/Resource-validate"}

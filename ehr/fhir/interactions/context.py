@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from datetime import datetime
+from typing import Any, Literal, Protocol
 
 from ehr.audit.boundary import Auditor, NoAudit
 from ehr.auth.boundary import AllowAll, Authorizer, Principal
@@ -31,6 +32,13 @@ class Context:
         return self.principal.tenant
 
 
+class Suggester(Protocol):
+    """What ``$ai-suggest`` needs of the inference service (``inference.service.InferenceService``)."""
+
+    def suggest(self, patient: Mapping[str, Any], resources: Sequence[Mapping[str, Any]],
+                now: datetime) -> dict[str, Any]: ...
+
+
 @dataclass(frozen=True, slots=True)
 class Services:
     """Everything the interactions depend on, built once by ``create_app`` and injected."""
@@ -40,6 +48,8 @@ class Services:
     registry: Any
     authorizer: Authorizer = field(default_factory=AllowAll)
     auditor: Auditor = field(default_factory=NoAudit)
+    #: None when the models are not loaded (``Settings.inference`` off)
+    suggester: Suggester | None = None
 
 
 @dataclass(slots=True)

@@ -66,12 +66,14 @@ def transaction(ctx: Context, services: Services, tx: Tx, entries: list[Entry],
                 prepared: list[PendingWrite] | None = None) -> Result:
     responses: dict[int, dict[str, Any]] = {}
     current: Entry | None = None
+    check_overlaps(entries)
     try:
         for current in sorted((e for e in entries if e.method == "DELETE"), key=lambda e: e.index):
             responses[current.index] = entry_ops.response(ctx, entry_ops.run_delete(ctx, services, tx, current))
         current = None
         if prepared is None:
             id_map = _assign_ids(ctx, services, tx, entries, responses)
+            check_overlaps(entries)  # again, now that conditional PUTs name their targets
             _rewrite_all(entries, _resolver(ctx, services, tx, id_map))
             prepared = _post_writes(ctx, services, entries)
         else:
@@ -88,6 +90,22 @@ def transaction(ctx: Context, services: Services, tx: Tx, entries: list[Entry],
         raise _locate(exc, current) from None
     ordered = [responses[e.index] for e in entries]
     return Result(200, bundle("transaction-response", ordered, []))
+
+
+def check_overlaps(entries: list[Entry]) -> None:
+    """Refuse a transaction that writes one resource twice: "If any resource identities overlap in
+    steps 1-3 [DELETE, POST, PUT/PATCH], then the transaction SHALL fail"
+    (https://hl7.org/fhir/R4/http.html#trules). Conditional deletes are not resolved here."""
+    seen: dict[str, Entry] = {}
+    for entry in entries:
+        if entry.method not in ("DELETE", "PUT", "PATCH") or len(entry.parts) != 2 or entry.query:
+            continue
+        identity = "/".join(entry.parts)
+        first = seen.setdefault(identity, entry)
+        if first is not entry:
+            text = (f"{first.where} and {entry.where} both change {identity}; a transaction may write each "
+                    "resource once, so merge them into one entry.")
+            raise BadRequest(text, issues=[Issue(text, code="invalid", expression=(entry.where,))])
 
 
 def batch(ctx: Context, services: Services, entries: list[Entry],
