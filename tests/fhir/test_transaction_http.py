@@ -7,7 +7,6 @@ import uuid
 from typing import Any
 
 import httpx
-import pytest
 
 from .support import count, diagnostics, issue_expressions, mrn, patient
 
@@ -245,16 +244,28 @@ def test_transaction_without_posts(client: httpx.Client) -> None:
     assert count(client, "Patient") == 1
 
 
-@pytest.mark.xfail(strict=True, reason="transactions do not refuse entries whose resource identities overlap "
-                   "(two PUTs or a DELETE and a PUT of Patient/dup are both applied); "
-                   "https://hl7.org/fhir/R4/http.html#trules says the transaction SHALL fail")
 def test_overlapping_identities_fail_the_transaction(client: httpx.Client) -> None:
-    assert client.put("/Patient/dup", json=patient("Zero", id="dup")).status_code == 201
+    """https://hl7.org/fhir/R4/http.html#trules: overlapping identities SHALL fail the transaction."""
+    assert client.put("/Patient/dup", json=patient("Zero", id="dup", identifier=mrn("dup"))).status_code == 201
     for entries in ((_entry("PUT", "Patient/dup", patient("One", id="dup")),
                      _entry("PUT", "Patient/dup", patient("Two", id="dup"))),
                     (_entry("DELETE", "Patient/dup"),
-                     _entry("PUT", "Patient/dup", patient("Three", id="dup")))):
+                     _entry("PUT", "Patient/dup", patient("Three", id="dup"))),
+                    (_entry("PUT", "Patient/dup", patient("Four", id="dup")),
+                     _entry("PUT", f"Patient?identifier={MRN}|dup", patient("Five", identifier=mrn("dup")))),
+                    (_entry("POST", "Patient", patient("Six", identifier=mrn("dup"))),
+                     _entry("PATCH", "Patient/dup", _fhirpath_replace_family("Seven")),
+                     _entry("PATCH", f"{str(client.base_url).rstrip('/')}/Patient/dup",
+                            _fhirpath_replace_family("Eight")))):
         response = _post(client, _bundle("transaction", *entries))
         assert response.status_code == 400, response.text
         assert "Bundle.entry[1]" in diagnostics(response.json())
+        assert "Patient/dup" in diagnostics(response.json())
     assert client.get("/Patient/dup").json()["meta"]["versionId"] == "1"
+    assert count(client, "Patient") == 1
+
+
+def _fhirpath_replace_family(family: str) -> dict[str, Any]:
+    part = [{"name": "type", "valueCode": "replace"}, {"name": "path", "valueString": "Patient.name[0].family"},
+            {"name": "value", "valueString": family}]
+    return {"resourceType": "Parameters", "parameter": [{"name": "operation", "part": part}]}
