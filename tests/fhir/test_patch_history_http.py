@@ -67,6 +67,13 @@ def test_json_patch_is_conditional_too(client: httpx.Client) -> None:
     assert patched.status_code == 200
     assert patched.json()["id"] == pid
     assert patched.json()["active"] is False
+    ops = [{"op": "add", "path": "/gender", "value": "other"}]
+    none = client.patch("/Patient?identifier=http://hospital.example/mrn|jp-0", json=ops, headers=JSON_PATCH)
+    assert none.status_code == 404, "a conditional patch matching nothing is 404 (a patch cannot create)"
+    _create(client, patient(identifier=mrn("jp-1")))
+    many = client.patch("/Patient?identifier=http://hospital.example/mrn|jp-1", json=ops, headers=JSON_PATCH)
+    assert many.status_code == 412
+    assert count(client, "Patient", gender="other") == 0
 
 
 def test_fhirpath_patch(client: httpx.Client) -> None:

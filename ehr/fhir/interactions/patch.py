@@ -12,7 +12,7 @@ from typing import Any, Literal
 import jsonpatch
 import jsonpointer
 
-from ehr.errors import BadRequest, Issue, Unprocessable
+from ehr.errors import BadRequest, Issue, NotFound, Unprocessable
 from ehr.fhir.interactions.conditional import single_match
 from ehr.fhir.interactions.context import Context, Result, Services
 from ehr.fhir.interactions.read import read
@@ -40,8 +40,8 @@ def conditional_patch(ctx: Context, services: Services, tx: Tx, resource_type: s
                       document: Any, kind: PatchKind, *, if_match: int | None = None) -> Result:
     match = single_match(ctx, services, tx, resource_type, criteria)
     if match is None:
-        raise Unprocessable(f"No {resource_type} matches '{criteria}', so there is nothing to patch.",
-                            issues=[Issue("no match", code="not-found")])
+        raise NotFound(f"No {resource_type} matches '{criteria}', so there is nothing to patch; check the "
+                       "criteria, or create the resource first.")
     return patch(ctx, services, tx, resource_type, match.id, document, kind, if_match=if_match)
 
 
