@@ -129,6 +129,7 @@ async def vread_route(request: Request) -> Response:
 
 
 @route("POST", "")
+@route("POST", "/")
 async def bundle(request: Request) -> Response:
     services, ctx = get_services(request), get_context(request)
     body = await _body(request)
@@ -141,6 +142,7 @@ async def bundle(request: Request) -> Response:
 
 
 @route("GET", "")
+@route("GET", "/")
 async def search_system(request: Request) -> Response:
     services, ctx = get_services(request), get_context(request)
     params = _pairs(request)

@@ -20,6 +20,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from ehr.auth.boundary import Action, Principal
+from ehr.cli.dicom_import import DICOM_SUFFIXES, ImageAssessor, dicom_work
 from ehr.errors import FhirError
 from ehr.fhir.interactions import create, transaction, update
 from ehr.fhir.interactions.context import Context, Result, Services
@@ -28,9 +29,10 @@ from ehr.fhir.interactions.runner import execute
 from ehr.fhir.jsonio import loads_object
 from ehr.settings import Settings
 from ehr.store.protocol import Tx
+from inference.dicom import DicomError
 
 NDJSON_CHUNK = 1000
-SUFFIXES = (".json", ".ndjson")
+SUFFIXES = (".json", ".ndjson", *DICOM_SUFFIXES)
 
 
 @dataclass(slots=True)
@@ -49,6 +51,7 @@ def run_import(settings: Settings, paths: list[Path], tenant: str, console: Cons
     out = console or Console(stderr=True)
     files = sorted(collect_files(paths))
     services = build_services(open_store(settings))
+    assessor = _image_models(settings, files, out)
     ctx = Context(base_url="urn:ehr-import", principal=Principal(tenant=tenant, subject="ehr-import"))
     results = []
     try:
@@ -56,10 +59,12 @@ def run_import(settings: Settings, paths: list[Path], tenant: str, console: Cons
                       TimeRemainingColumn(), console=out) as progress:
             task = progress.add_task("importing", total=len(files))
             for path in files:
-                results.append(import_file(ctx, services, path))
+                results.append(import_file(ctx, services, path, assessor))
                 progress.advance(task)
     finally:
         services.store.close()
+        if assessor is not None:
+            assessor.close()
     _report(out, results)
     return 1 if any(r.status == "failed" for r in results) else 0
 
@@ -89,10 +94,12 @@ def collect_files(paths: list[Path]) -> Iterator[Path]:
             raise FileNotFoundError(f"{path} does not exist")
 
 
-def import_file(ctx: Context, services: Services, path: Path) -> FileResult:
+def import_file(ctx: Context, services: Services, path: Path, assessor: ImageAssessor | None = None) -> FileResult:
     try:
         if path.suffix.lower() == ".ndjson":
             return _import_ndjson(ctx, services, path)
+        if path.suffix.lower() in DICOM_SUFFIXES:
+            return _import_dicom(ctx, services, path, assessor)
         raw = path.read_bytes()
         key = "sha256:" + hashlib.sha256(raw).hexdigest()
         if _seen(services, key):
@@ -101,8 +108,34 @@ def import_file(ctx: Context, services: Services, path: Path) -> FileResult:
         return FileResult(path, "imported", count, digest=key)
     except FhirError as exc:
         return FileResult(path, "failed", message=exc.message[:200])
+    except DicomError as exc:
+        return FileResult(path, "failed", message=f"not readable as DICOM: {exc}"[:200])
     except (OSError, UnicodeDecodeError) as exc:
         return FileResult(path, "failed", message=f"{type(exc).__name__}: cannot read the file")
+
+
+def _import_dicom(ctx: Context, services: Services, path: Path, assessor: ImageAssessor | None) -> FileResult:
+    raw = path.read_bytes()
+    key = "sha256:" + hashlib.sha256(raw).hexdigest()
+    if _seen(services, key):
+        return FileResult(path, "skipped", message="already imported", digest=key)
+    work, notes = dicom_work(ctx, services, raw, assessor)
+    _run(ctx, services, work, key)
+    return FileResult(path, "imported", 3, "; ".join(notes)[:200], digest=key)
+
+
+def _image_models(settings: Settings, files: list[Path], out: Console) -> Any:
+    """The inference service, started only when DICOM files are imported and the models load."""
+    if not settings.inference or not any(p.suffix.lower() in DICOM_SUFFIXES for p in files):
+        return None
+    from inference.repository import ModelRepositoryError
+    from inference.service import InferenceService
+
+    try:
+        return InferenceService.start(settings.model_repository)
+    except ModelRepositoryError as exc:
+        out.print(f"image models not loaded ({exc}); DICOM files are imported without assessment")
+        return None
 
 
 def _import_document(ctx: Context, services: Services, body: dict[str, Any], key: str) -> int:

@@ -54,11 +54,13 @@ def import_(
     db: DbOption = None,
     data_dir: DataDirOption = DEFAULT_DATA_DIR,
     tenant: Annotated[str, typer.Option(help="hospital (tenant) the records belong to")] = "default",
+    inference: Annotated[bool, typer.Option(help="run the imaging model on DICOM files")] = True,
 ) -> None:
-    """Import FHIR data; resumable: files already imported are skipped."""
+    """Import FHIR Bundles, resources, NDJSON and DICOM files or folders; resumable: what was
+    imported before is skipped."""
     from ehr.cli.importer import run_import
 
-    code = run_import(Settings(db_url=db, data_dir=data_dir), paths, tenant)
+    code = run_import(Settings(db_url=db, data_dir=data_dir, inference=inference), paths, tenant)
     raise typer.Exit(code)
 
 
