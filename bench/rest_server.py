@@ -30,11 +30,12 @@ def fresh_database(engine: str, workdir: Path) -> str:
 
 
 class Server:
-    def __init__(self, db_url: str, workdir: Path, workers: int) -> None:
+    def __init__(self, db_url: str, workdir: Path, workers: int, inference: bool = False) -> None:
         self.port = _free_port()
         self.base = f"http://127.0.0.1:{self.port}/fhir"
         command = [sys.executable, "-m", "ehr.cli.main", "serve", "--port", str(self.port), "--db", db_url,
-                   "--data-dir", str(workdir), "--workers", str(workers), "--max-body", str(256 << 20)]
+                   "--data-dir", str(workdir), "--workers", str(workers), "--max-body", str(256 << 20),
+                   "--inference" if inference else "--no-inference"]
         self.process = subprocess.Popen(command, stdout=subprocess.DEVNULL, start_new_session=True)
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
