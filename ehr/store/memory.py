@@ -80,6 +80,9 @@ class MemoryTx:
             out.append(record)
         return out
 
+    def lock(self, key: str) -> None:
+        """Units of work are already serialised by the store's lock."""
+
     def imported(self, key: str) -> bool:
         return key in self.state.ledger
 

@@ -52,6 +52,11 @@ class Tx(Protocol):
 
     def search(self, query: SearchQuery) -> SearchPage: ...
 
+    def lock(self, key: str) -> None:
+        """Hold an exclusive lock on ``key`` until this unit of work ends (serialises conditional
+        writes on the same criteria)."""
+        ...
+
     def imported(self, key: str) -> bool:
         """Whether the import ledger holds ``key`` (a file or chunk digest)."""
         ...

@@ -10,6 +10,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 
+from tests.conftest import LiveServer
+
 from .support import history_versions, version_of
 
 CLIENTS = 32
@@ -77,3 +79,25 @@ def test_concurrent_if_match_updates_lose_nothing(client: httpx.Client) -> None:
         by_marker.setdefault(given, set()).add(version_of(entry))
     assert by_marker.pop("(creator)") == {1}
     assert by_marker == {_marker(n): set(versions) for n, versions in landed.items()}
+
+
+def _conditional_create(base: str, start: threading.Barrier) -> tuple[int, str]:
+    headers = {"Content-Type": "application/fhir+json", "If-None-Exist": "identifier=http://race.example|1"}
+    body = {"resourceType": "Patient", "identifier": [{"system": "http://race.example", "value": "1"}]}
+    with httpx.Client(base_url=base, timeout=60) as http:
+        start.wait()
+        answer = http.post("/Patient", json=body, headers=headers)
+    return answer.status_code, str(answer.json()["id"])
+
+
+def test_concurrent_conditional_creates_make_one_resource(server: LiveServer) -> None:
+    """16 clients race the same If-None-Exist create: exactly one creates (201), all see its id."""
+    start = threading.Barrier(16)
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        answers = list(pool.map(lambda _: _conditional_create(server.base, start), range(16)))
+    statuses = sorted(status for status, _ in answers)
+    assert statuses == [200] * 15 + [201]
+    assert len({pid for _, pid in answers}) == 1
+    with httpx.Client(base_url=server.base, timeout=60) as http:
+        found = http.get("/Patient", params={"identifier": "http://race.example|1", "_total": "accurate"})
+    assert found.json()["total"] == 1

@@ -28,7 +28,11 @@ def find_matches(ctx: Context, services: Services, tx: Tx, resource_type: str,
 
 def single_match(ctx: Context, services: Services, tx: Tx, resource_type: str,
                  criteria: str) -> VersionRecord | None:
-    """The one match of ``criteria``, None for none, 412 when several match."""
+    """The one match of ``criteria``, None for none, 412 when several match.
+
+    Used by the conditional writes: concurrent writes with the same criteria are serialised first
+    (``Tx.lock``), so two conditional creates can never both see "no match" and both create."""
+    tx.lock(f"conditional:{resource_type}?{criteria}")
     found = find_matches(ctx, services, tx, resource_type, criteria)
     if len(found) > 1:
         raise PreconditionFailed(

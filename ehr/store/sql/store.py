@@ -9,6 +9,7 @@ queue on the lock instead of failing; PostgreSQL updates lock the current row (`
 from __future__ import annotations
 
 import functools
+import hashlib
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -148,6 +149,13 @@ class SqlTx:
             total = int(self.conn.execute(search_sql.count_statement(query)).scalar_one())
         records = [self._record(r, "PUT", seq=r.pk) for r in rows]
         return SearchPage(records, total, str(rows[-1].pk) if more and rows else None)
+
+    def lock(self, key: str) -> None:
+        """PostgreSQL: a transaction-scoped advisory lock on the key's hash. SQLite: nothing to do, a
+        write unit of work already holds the database's write lock (BEGIN IMMEDIATE)."""
+        if self._for_update_ok:
+            digest = int.from_bytes(hashlib.blake2b(key.encode(), digest_size=8).digest(), "big", signed=True)
+            self.conn.exec_driver_sql("SELECT pg_advisory_xact_lock(%s)", (digest,))
 
     def imported(self, key: str) -> bool:
         return self.conn.execute(select(import_ledger.c.key).where(import_ledger.c.key == key)).first() is not None
