@@ -23,6 +23,7 @@ import uuid
 from pathlib import Path
 
 import httpx
+import orjson
 
 from bench.rest_server import Server, fresh_database
 
@@ -37,19 +38,19 @@ def ingest(base: str, bundles: list[Path], clients: int) -> tuple[float, list[st
     count = [0]
 
     def worker() -> None:
-        with httpx.Client(timeout=600) as http:
-            while True:
-                with lock:
-                    if not queue:
-                        return
-                    path = queue.pop()
-                body = path.read_bytes()
+        while True:
+            with lock:
+                if not queue:
+                    return
+                path = queue.pop()
+            body = path.read_bytes()
+            with httpx.Client(timeout=600) as http:  # a connection per Bundle, as integration engines post
                 response = http.post(base, content=body, headers=HEADERS)
                 response.raise_for_status()
-                locations = [e["response"]["location"] for e in response.json()["entry"]]
-                with lock:
-                    count[0] += len(locations)
-                    created.extend(locations)
+            locations = [e["response"]["location"] for e in orjson.loads(response.content)["entry"]]
+            with lock:
+                count[0] += len(locations)
+                created.extend(locations)
 
     started = time.perf_counter()
     threads = [threading.Thread(target=worker) for _ in range(clients)]

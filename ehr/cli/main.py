@@ -44,8 +44,12 @@ def serve(
                        "EHR_BASE_URL": base_url or "", "EHR_INFERENCE": "1" if inference else "0",
                        "EHR_MODELS_DIR": str(models or ""), "EHR_REQUIRE_GPU": "1" if require_gpu else "0"})
     typer.echo(f"FHIR R4 endpoint: http://{host}:{port}/fhir  (database: {_describe(settings)})")
-    uvicorn.run("ehr.api.asgi:app", host=host, port=port, workers=workers, log_level="warning",
-                access_log=False, factory=False)
+    if workers > 1:
+        from ehr.api.workers import serve_workers
+
+        serve_workers("ehr.api.asgi:app", host, port, workers)
+    else:
+        uvicorn.run("ehr.api.asgi:app", host=host, port=port, log_level="warning", access_log=False)
 
 
 @app.command("import")

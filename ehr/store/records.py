@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Literal
 
 from ehr.search.index_rows import IndexRows
@@ -55,8 +56,10 @@ def now_us() -> int:
     return int(datetime.now(UTC).timestamp() * 1_000_000)
 
 
+@lru_cache(maxsize=4096)
 def to_instant(us: int) -> str:
-    """FHIR ``instant`` text for a time in microseconds: ``2024-01-02T03:04:05.123456Z``."""
+    """FHIR ``instant`` text for a time in microseconds: ``2024-01-02T03:04:05.123456Z`` (cached: the
+    versions of one transaction share their time)."""
     return datetime.fromtimestamp(us / 1_000_000, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 

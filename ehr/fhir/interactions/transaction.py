@@ -192,7 +192,9 @@ def _rewrite_all(entries: list[Entry], resolve: Callable[[str], str | None]) -> 
 
 
 def _post_writes(ctx: Context, services: Services, entries: list[Entry]) -> list[PendingWrite]:
+    """The POSTs as writes; they share one time, as the versions of one transaction should."""
     writes = []
+    when = now_us()
     for entry in entries:
         if entry.method != "POST":
             continue
@@ -201,7 +203,7 @@ def _post_writes(ctx: Context, services: Services, entries: list[Entry]) -> list
             validation.validate(entry.resource)
         except FhirError as exc:
             raise _locate(exc, entry) from None
-        writes.append(pending(ctx, services, entry.resource, str(entry.resource["id"]), "POST", None))
+        writes.append(pending(ctx, services, entry.resource, str(entry.resource["id"]), "POST", None, when))
     return writes
 
 
