@@ -21,7 +21,8 @@ def make_engine(url: str) -> Engine:
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _sqlite_begin)
         return engine
-    return create_engine(url, pool_size=20, max_overflow=20, pool_pre_ping=True)
+    # no pre-ping: it would cost a round trip per request; stale connections are recycled instead
+    return create_engine(url, pool_size=20, max_overflow=20, pool_recycle=1800)
 
 
 def migrate(engine: Engine) -> None:

@@ -34,6 +34,8 @@ _CURRENT = ("SELECT res_type, res_id, tenant, version, last_updated, deleted, bo
             "WHERE res_type = ? AND res_id = ?")
 _VERSION = ("SELECT res_type, res_id, tenant, version, last_updated, deleted, body, method FROM resource_versions "
             "WHERE res_type = ? AND res_id = ? AND version = ?")
+#: parameters answered from the ``resources`` columns (res_id, last_updated), so never stored as rows
+_COLUMN_PARAMS = frozenset({"_id", "_lastUpdated"})
 _ROW_FIELDS = ("tokens", "strings", "references", "dates", "numbers", "quantities", "uris")
 _RESOURCE_INSERT = ("INSERT INTO resources (pk, res_type, res_id, tenant, version, last_updated, deleted, body) "
                     "VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
@@ -247,6 +249,8 @@ class SqlTx:
                 continue
             for name in _ROW_FIELDS:
                 for item in getattr(w.index, name):
+                    if item.param in _COLUMN_PARAMS:
+                        continue
                     slots.setdefault(name, item.__slots__)
                     batches[name].append((pk, w.resource_type, *_values(item)))
         for name, table in zip(_ROW_FIELDS, INDEX_TABLES, strict=True):
