@@ -94,6 +94,16 @@ class InferenceService:
             m.batcher.close()
             self.metrics.ready.labels(m.spec.name, m.spec.version, m.provider).set(0)
 
+    def observation_codes(self) -> frozenset[tuple[str, str]]:
+        """(system, code) of every Observation code (or component code) a loaded tabular model reads, so
+        a caller can fetch only those Observations from a large record."""
+        return frozenset(
+            (ref.system, ref.code)
+            for model in self.latest.values() if model.spec.kind == "tabular"
+            for feature in model.spec.features if feature.source.startswith("observation")
+            for ref in feature.codes
+        )
+
     def get(self, name: str, version: str | None = None) -> LoadedModel | None:
         """A model by name and version (latest when ``version`` is None)."""
         return self.latest.get(name) if version is None else self.models.get((name, version))

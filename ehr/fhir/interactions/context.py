@@ -38,6 +38,8 @@ class Suggester(Protocol):
     def suggest(self, patient: Mapping[str, Any], resources: Sequence[Mapping[str, Any]],
                 now: datetime) -> dict[str, Any]: ...
 
+    def observation_codes(self) -> frozenset[tuple[str, str]]: ...
+
 
 @dataclass(frozen=True, slots=True)
 class Services:
