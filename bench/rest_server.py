@@ -8,11 +8,11 @@ import socket
 import subprocess
 import sys
 import time
-import uuid
 from pathlib import Path
 
 import httpx
-from sqlalchemy import create_engine, text
+
+from ehr.store.sql.engine import new_schema
 
 PG_URL = os.environ.get("EHR_BENCH_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
@@ -21,12 +21,7 @@ def fresh_database(engine: str, workdir: Path) -> str:
     """The URL of an empty database: a new SQLite file or a new PostgreSQL schema."""
     if engine == "sqlite":
         return f"sqlite:///{workdir / 'bench.db'}"
-    schema = f"bench_{uuid.uuid4().hex[:10]}"
-    pg = create_engine(PG_URL)
-    with pg.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    pg.dispose()
-    return f"{PG_URL}?options=-csearch_path%3D{schema}"
+    return new_schema(PG_URL, "bench")
 
 
 class Server:

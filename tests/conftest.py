@@ -10,7 +10,6 @@ import os
 import socket
 import threading
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,6 +20,7 @@ from sqlalchemy import create_engine, text
 
 from ehr.api.app import create_app
 from ehr.settings import Settings
+from ehr.store.sql.engine import new_schema
 
 PG_ADMIN_URL = os.environ.get("EHR_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 ENGINES = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
@@ -51,12 +51,7 @@ def database_url(kind: str, tmp_path: Path, pg_available: bool) -> str:
         if os.environ.get("CI"):
             pytest.fail("PostgreSQL is not reachable on 127.0.0.1:5432; CI must run the PostgreSQL tests")
         pytest.skip("PostgreSQL is not reachable on 127.0.0.1:5432 (these tests run in CI)")
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    engine = create_engine(PG_ADMIN_URL)
-    with engine.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    engine.dispose()
-    return f"{PG_ADMIN_URL}?options=-csearch_path%3D{schema}"
+    return new_schema(PG_ADMIN_URL, "t")
 
 
 @pytest.fixture(params=ENGINES)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -48,3 +49,16 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 def _sqlite_begin(connection: Any) -> None:
     mode = connection.info.get("begin_mode", "DEFERRED")
     connection.connection.dbapi_connection.execute(f"BEGIN {mode}")
+
+
+def new_schema(server_url: str, prefix: str) -> str:
+    """Create an empty PostgreSQL schema on ``server_url`` and return a URL whose connections use it
+    (``search_path``): a fresh database for a test or a benchmark run, on a shared server."""
+    schema = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    engine = create_engine(server_url)
+    try:
+        with engine.begin() as conn:
+            conn.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
+    finally:
+        engine.dispose()
+    return f"{server_url}?options=-csearch_path%3D{schema}"
