@@ -20,7 +20,6 @@ class Settings:
     max_body_bytes: int = 64 * 1024 * 1024
     default_tenant: str = "default"
     default_count: int = 20
-    dev: bool = True
     #: load the ONNX models and serve $ai-suggest, /v2 (KServe) and /metrics
     inference: bool = False
     #: the model repository (``models/<name>/<version>/``); None: the one beside the ``inference`` package
