@@ -74,8 +74,6 @@ def get_context(request: Request) -> Context:
                    lenient=neg.prefer_lenient(request), default_count=settings.default_count)
 
 
-
-
 async def _run(services: Services, ctx: Context, action: Action, fn: Callable[[Tx], Result],
                write: bool) -> Result:
     return await run_in_threadpool(execute, services, ctx, action, fn, write=write)
