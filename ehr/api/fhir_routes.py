@@ -6,8 +6,10 @@ Spec: https://hl7.org/fhir/R4/http.html
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from typing import Any
+from urllib.parse import parse_qsl
 
 from fastapi import APIRouter, Request, Response
 from starlette.concurrency import run_in_threadpool
@@ -74,9 +76,40 @@ def get_context(request: Request) -> Context:
                    lenient=neg.prefer_lenient(request), default_count=settings.default_count)
 
 
-async def _run(services: Services, ctx: Context, action: Action, fn: Callable[[Tx], Result],
-               write: bool) -> Result:
-    return await run_in_threadpool(execute, services, ctx, action, fn, write=write)
+@dataclass(frozen=True, slots=True)
+class Call:
+    """One request, as the routes need it: its services and context, and the type and id in its path
+    (the type already checked)."""
+
+    request: Request
+    services: Services
+    ctx: Context
+    resource_type: str
+    resource_id: str
+
+    async def run(self, interaction: str, fn: Callable[[Tx], Result], *, write: bool,
+                  prefer: bool = False) -> Response:
+        """Run ``fn`` through the interaction runner in the thread pool and answer with its result."""
+        result = await run_in_threadpool(execute, self.services, self.ctx, self._action(interaction), fn,
+                                         write=write)
+        return neg.fhir_response(self.request, result, prefer=prefer)
+
+    def inline(self, interaction: str, fn: Callable[[Tx], Result]) -> Response:
+        """A single-resource read, run in the event loop: a thread hop would cost more than the read."""
+        result = execute(self.services, self.ctx, self._action(interaction), fn, write=False)
+        return neg.fhir_response(self.request, result)
+
+    def _action(self, interaction: str) -> Action:
+        return Action(interaction, self.resource_type or None, self.resource_id or None)
+
+
+def call(request: Request, resource_type: str | None = None) -> Call:
+    """The request's services, context, type (checked) and id."""
+    resource_type = resource_type or str(request.path_params.get("resource_type", ""))
+    if resource_type:
+        require_type(resource_type)
+    return Call(request, get_services(request), get_context(request), resource_type,
+                str(request.path_params.get("resource_id", "")))
 
 
 async def _body(request: Request) -> dict[str, Any]:
@@ -89,231 +122,158 @@ def _pairs(request: Request) -> list[tuple[str, str]]:
 
 @route("GET", "/metadata")
 async def metadata(request: Request) -> Response:
-    services, ctx = get_services(request), get_context(request)
+    c = call(request)
     body = request.app.state.capability
     if body is None:
-        routes = [(m, str(getattr(r, "path", "")).removeprefix("/fhir"))
+        routes = [(m, str(getattr(r, "path", "")).removeprefix(PREFIX))
                   for r in router.routes for m in getattr(r, "methods", ())]
-        body = request.app.state.capability = capability_statement(services.registry, ctx.base_url, routes)
+        body = request.app.state.capability = capability_statement(c.services.registry, c.ctx.base_url, routes)
     return neg.fhir_response(request, Result(200, body))
 
 
 @route("GET", "/{resource_type:fhirtype}/{resource_id:fhirid}")
 async def read_route(request: Request) -> Response:
-    resource_type: str = request.path_params["resource_type"]
-    resource_id: str = request.path_params["resource_id"]
-    services, ctx = get_services(request), get_context(request)
-    require_type(resource_type)
+    c = call(request)
     none_match = request.headers.get("if-none-match")
     since = _http_date(request.headers.get("if-modified-since"))
     version = parse_etag(none_match) if none_match else None
-    result = execute(services, ctx, Action("read", resource_type, resource_id), lambda tx: read.read(
-        tx, resource_type, resource_id, if_none_match=version, if_modified_since=since), write=False)
-    return neg.fhir_response(request, result)
+    return c.inline("read", lambda tx: read.read(tx, c.resource_type, c.resource_id, if_none_match=version,
+                                                 if_modified_since=since))
 
 
 @route("GET", "/{resource_type:fhirtype}/{resource_id:fhirid}/_history/{version}")
 async def vread_route(request: Request) -> Response:
-    resource_type: str = request.path_params["resource_type"]
-    resource_id: str = request.path_params["resource_id"]
+    c = call(request)
     version: str = request.path_params["version"]
-    services, ctx = get_services(request), get_context(request)
-    require_type(resource_type)
     if not version.isdigit():
         raise BadRequest(f"Version ids are whole numbers; {version!r} is not one.")
-    result = execute(services, ctx, Action("vread", resource_type, resource_id),
-                     lambda tx: read.vread(tx, resource_type, resource_id, int(version)), write=False)
-    return neg.fhir_response(request, result)
+    return c.inline("vread", lambda tx: read.vread(tx, c.resource_type, c.resource_id, int(version)))
 
 
 @route("POST", "")
 @route("POST", "/")
 async def bundle(request: Request) -> Response:
-    services, ctx = get_services(request), get_context(request)
+    c = call(request)
     body = await _body(request)
 
     def run(fn: Callable[[Tx], Result], write: bool) -> Result:
-        return execute(services, ctx, Action(str(body.get("type")), "Bundle"), fn, write=write)
+        return execute(c.services, c.ctx, Action(str(body.get("type")), "Bundle"), fn, write=write)
 
-    result = await run_in_threadpool(transaction.process_bundle, ctx, services, body, run)
+    result = await run_in_threadpool(transaction.process_bundle, c.ctx, c.services, body, run)
     return neg.fhir_response(request, result)
 
 
 @route("GET", "")
 @route("GET", "/")
 async def search_system(request: Request) -> Response:
-    services, ctx = get_services(request), get_context(request)
-    params = _pairs(request)
-    result = await _run(services, ctx, Action("search-system", None),
-                        lambda tx: search.search(ctx, services, tx, None, params), False)
-    return neg.fhir_response(request, result)
+    c, params = call(request), _pairs(request)
+    return await c.run("search-system", lambda tx: search.search(c.ctx, c.services, tx, None, params), write=False)
 
 
 @route("GET", "/_history")
 async def history_system(request: Request) -> Response:
-    services, ctx = get_services(request), get_context(request)
-    params = _pairs(request)
-    result = await _run(services, ctx, Action("history-system", None),
-                        lambda tx: history.history(ctx, tx, None, None, params), False)
-    return neg.fhir_response(request, result)
+    c, params = call(request), _pairs(request)
+    return await c.run("history-system", lambda tx: history.history(c.ctx, tx, None, None, params), write=False)
 
 
 @route("GET", "/{resource_type:fhirtype}")
 async def search_type(request: Request) -> Response:
-    resource_type: str = request.path_params["resource_type"]
-    services, ctx = get_services(request), get_context(request)
-    return await _search(request, resource_type, _pairs(request), services, ctx)
+    return await _search(call(request), _pairs(request))
 
 
 @route("POST", "/{resource_type:fhirtype}/_search")
 async def search_post(request: Request) -> Response:
-    resource_type: str = request.path_params["resource_type"]
-    services, ctx = get_services(request), get_context(request)
-    from urllib.parse import parse_qsl
-
+    c = call(request)
     raw = await neg.read_body(request, request.app.state.settings.max_body_bytes,
                               frozenset({"application/x-www-form-urlencoded"}))
-    pairs = _pairs(request) + parse_qsl(raw.decode("utf-8", "replace"), keep_blank_values=True)
-    return await _search(request, resource_type, pairs, services, ctx)
+    return await _search(c, _pairs(request) + parse_qsl(raw.decode("utf-8", "replace"), keep_blank_values=True))
 
 
-async def _search(request: Request, resource_type: str, pairs: list[tuple[str, str]], services: Services,
-                  ctx: Context) -> Response:
-    require_type(resource_type)
-    result = await _run(services, ctx, Action("search-type", resource_type),
-                        lambda tx: search.search(ctx, services, tx, resource_type, pairs), False)
-    return neg.fhir_response(request, result)
+async def _search(c: Call, pairs: list[tuple[str, str]]) -> Response:
+    return await c.run("search-type", lambda tx: search.search(c.ctx, c.services, tx, c.resource_type, pairs),
+                       write=False)
 
 
 @route("POST", "/{resource_type:fhirtype}")
 async def create_route(request: Request) -> Response:
-    resource_type: str = request.path_params["resource_type"]
-    services, ctx = get_services(request), get_context(request)
-    require_type(resource_type)
-    body = await _body(request)
+    c, body = call(request), await _body(request)
     condition = request.headers.get("if-none-exist")
-    result = await _run(services, ctx, Action("create", resource_type),
-                        lambda tx: create.create(ctx, services, tx, resource_type, body, if_none_exist=condition),
-                        True)
-    return neg.fhir_response(request, result, prefer=True)
+    return await c.run("create", lambda tx: create.create(c.ctx, c.services, tx, c.resource_type, body,
+                                                          if_none_exist=condition), write=True, prefer=True)
 
 
 @route("PUT", "/{resource_type:fhirtype}")
 async def conditional_update(request: Request) -> Response:
-    resource_type: str = request.path_params["resource_type"]
-    services, ctx = get_services(request), get_context(request)
-    require_type(resource_type)
-    body, criteria, if_match = await _body(request), _criteria(request), _if_match(request)
-    result = await _run(services, ctx, Action("update", resource_type), lambda tx: update.conditional_update(
-        ctx, services, tx, resource_type, criteria, body, if_match=if_match), True)
-    return neg.fhir_response(request, result, prefer=True)
+    c, body, criteria, if_match = call(request), await _body(request), _criteria(request), _if_match(request)
+    return await c.run("update", lambda tx: update.conditional_update(
+        c.ctx, c.services, tx, c.resource_type, criteria, body, if_match=if_match), write=True, prefer=True)
 
 
 @route("DELETE", "/{resource_type:fhirtype}")
 async def conditional_delete(request: Request) -> Response:
-    resource_type: str = request.path_params["resource_type"]
-    services, ctx = get_services(request), get_context(request)
-    require_type(resource_type)
-    criteria = _criteria(request)
-    result = await _run(services, ctx, Action("delete", resource_type),
-                        lambda tx: delete.conditional_delete(ctx, services, tx, resource_type, criteria), True)
-    return neg.fhir_response(request, result)
+    c, criteria = call(request), _criteria(request)
+    return await c.run("delete", lambda tx: delete.conditional_delete(c.ctx, c.services, tx, c.resource_type,
+                                                                      criteria), write=True)
 
 
 @route("PATCH", "/{resource_type:fhirtype}")
 async def conditional_patch(request: Request) -> Response:
-    resource_type: str = request.path_params["resource_type"]
-    services, ctx = get_services(request), get_context(request)
-    require_type(resource_type)
-    document, kind = await _patch_body(request)
+    c, (document, kind) = call(request), await _patch_body(request)
     criteria, if_match = _criteria(request), _if_match(request)
-    result = await _run(services, ctx, Action("patch", resource_type), lambda tx: patch.conditional_patch(
-        ctx, services, tx, resource_type, criteria, document, kind, if_match=if_match), True)
-    return neg.fhir_response(request, result, prefer=True)
+    return await c.run("patch", lambda tx: patch.conditional_patch(
+        c.ctx, c.services, tx, c.resource_type, criteria, document, kind, if_match=if_match),
+        write=True, prefer=True)
 
 
 @route("POST", "/{resource_type:fhirtype}/$validate")
 @route("POST", "/{resource_type:fhirtype}/{resource_id:fhirid}/$validate")
 async def validate_route(request: Request) -> Response:
-    resource_type: str = request.path_params["resource_type"]
-    resource_id: str | None = request.path_params.get("resource_id")
-    services, ctx = get_services(request), get_context(request)
-    require_type(resource_type)
-    body = await _body(request)
-    result = await _run(services, ctx, Action("operation:validate", resource_type, resource_id),
-                        lambda _tx: validate_op.validate(resource_type, resource_id, body,
-                                                         request.query_params.get("mode")), False)
-    return neg.fhir_response(request, result)
+    c, body, mode = call(request), await _body(request), request.query_params.get("mode")
+    return await c.run("operation:validate", lambda _tx: validate_op.validate(
+        c.resource_type, c.resource_id or None, body, mode), write=False)
 
 
 @route("GET", "/Patient/{resource_id:fhirid}/$ai-suggest")
 @route("POST", "/Patient/{resource_id:fhirid}/$ai-suggest")
 async def ai_suggest_route(request: Request) -> Response:
-    resource_id: str = request.path_params["resource_id"]
-    services, ctx = get_services(request), get_context(request)
-    result = await _run(services, ctx, Action("operation:ai-suggest", "Patient", resource_id),
-                        lambda tx: ai_suggest.ai_suggest(services, tx, resource_id), False)
-    return neg.fhir_response(request, result)
+    c = call(request, resource_type="Patient")
+    return await c.run("operation:ai-suggest", lambda tx: ai_suggest.ai_suggest(c.services, tx, c.resource_id),
+                       write=False)
 
 
 @route("GET", "/{resource_type:fhirtype}/_history")
 async def history_type(request: Request) -> Response:
-    resource_type: str = request.path_params["resource_type"]
-    services, ctx = get_services(request), get_context(request)
-    require_type(resource_type)
-    params = _pairs(request)
-    result = await _run(services, ctx, Action("history-type", resource_type),
-                        lambda tx: history.history(ctx, tx, resource_type, None, params), False)
-    return neg.fhir_response(request, result)
+    c, params = call(request), _pairs(request)
+    return await c.run("history-type", lambda tx: history.history(c.ctx, tx, c.resource_type, None, params),
+                       write=False)
 
 
 @route("PUT", "/{resource_type:fhirtype}/{resource_id:fhirid}")
 async def update_route(request: Request) -> Response:
-    resource_type: str = request.path_params["resource_type"]
-    resource_id: str = request.path_params["resource_id"]
-    services, ctx = get_services(request), get_context(request)
-    require_type(resource_type)
-    body, if_match = await _body(request), _if_match(request)
-    result = await _run(services, ctx, Action("update", resource_type, resource_id), lambda tx: update.update(
-        ctx, services, tx, resource_type, resource_id, body, if_match=if_match), True)
-    return neg.fhir_response(request, result, prefer=True)
+    c, body, if_match = call(request), await _body(request), _if_match(request)
+    return await c.run("update", lambda tx: update.update(c.ctx, c.services, tx, c.resource_type, c.resource_id,
+                                                          body, if_match=if_match), write=True, prefer=True)
 
 
 @route("PATCH", "/{resource_type:fhirtype}/{resource_id:fhirid}")
 async def patch_route(request: Request) -> Response:
-    resource_type: str = request.path_params["resource_type"]
-    resource_id: str = request.path_params["resource_id"]
-    services, ctx = get_services(request), get_context(request)
-    require_type(resource_type)
-    document, kind = await _patch_body(request)
-    if_match = _if_match(request)
-    result = await _run(services, ctx, Action("patch", resource_type, resource_id), lambda tx: patch.patch(
-        ctx, services, tx, resource_type, resource_id, document, kind, if_match=if_match), True)
-    return neg.fhir_response(request, result, prefer=True)
+    c, (document, kind), if_match = call(request), await _patch_body(request), _if_match(request)
+    return await c.run("patch", lambda tx: patch.patch(c.ctx, c.services, tx, c.resource_type, c.resource_id,
+                                                       document, kind, if_match=if_match), write=True, prefer=True)
 
 
 @route("DELETE", "/{resource_type:fhirtype}/{resource_id:fhirid}")
 async def delete_route(request: Request) -> Response:
-    resource_type: str = request.path_params["resource_type"]
-    resource_id: str = request.path_params["resource_id"]
-    services, ctx = get_services(request), get_context(request)
-    require_type(resource_type)
-    if_match = _if_match(request)
-    result = await _run(services, ctx, Action("delete", resource_type, resource_id),
-                        lambda tx: delete.delete(ctx, tx, resource_type, resource_id, if_match=if_match), True)
-    return neg.fhir_response(request, result)
+    c, if_match = call(request), _if_match(request)
+    return await c.run("delete", lambda tx: delete.delete(c.ctx, tx, c.resource_type, c.resource_id,
+                                                          if_match=if_match), write=True)
 
 
 @route("GET", "/{resource_type:fhirtype}/{resource_id:fhirid}/_history")
 async def history_instance(request: Request) -> Response:
-    resource_type: str = request.path_params["resource_type"]
-    resource_id: str = request.path_params["resource_id"]
-    services, ctx = get_services(request), get_context(request)
-    require_type(resource_type)
-    params = _pairs(request)
-    result = await _run(services, ctx, Action("history-instance", resource_type, resource_id),
-                        lambda tx: history.history(ctx, tx, resource_type, resource_id, params), False)
-    return neg.fhir_response(request, result)
+    c, params = call(request), _pairs(request)
+    return await c.run("history-instance", lambda tx: history.history(c.ctx, tx, c.resource_type, c.resource_id,
+                                                                      params), write=False)
 
 
 async def _patch_body(request: Request) -> tuple[Any, patch.PatchKind]:
