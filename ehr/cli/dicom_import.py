@@ -15,13 +15,13 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 from urllib.parse import urlencode
 
-import orjson
 from pydicom import Dataset
 
 from ehr.fhir.interactions import create, update
 from ehr.fhir.interactions.conditional import single_match
 from ehr.fhir.interactions.context import Context, Result, Services
 from ehr.fhir.interactions.references import rewrite_references
+from ehr.fhir.interactions.writes import body_dict
 from ehr.store.protocol import Tx
 from ehr.store.records import VersionRecord
 
@@ -61,7 +61,8 @@ def _patient(ctx: Context, services: Services, tx: Tx, patient: dict[str, Any]) 
         criteria = urlencode({"identifier": f"{identifier['system']}|{identifier['value']}"})
         found = single_match(ctx, services, tx, "Patient", criteria)
     record = found or create.create(ctx, services, tx, "Patient", patient).record
-    return _json(record)
+    assert record is not None
+    return body_dict(record)
 
 
 def _study(ctx: Context, services: Services, tx: Tx, ds: Dataset, patient_ref: str) -> VersionRecord:
@@ -74,7 +75,7 @@ def _study(ctx: Context, services: Services, tx: Tx, ds: Dataset, patient_ref: s
     if existing is None:
         result = create.create(ctx, services, tx, "ImagingStudy", study)
     else:
-        merged = {**merge_study(_json(existing), study), "id": existing.id}
+        merged = {**merge_study(body_dict(existing), study), "id": existing.id}
         result = update.update(ctx, services, tx, "ImagingStudy", existing.id, merged)
     assert result.record is not None
     return result.record
@@ -93,10 +94,3 @@ def _assess(ctx: Context, services: Services, tx: Tx, assessor: ImageAssessor, p
         rewrite_references(resource, urls.get)
         update.update(ctx, services, tx, resource["resourceType"], resource["id"], resource)
     return "image model: " + ", ".join(r["resourceType"] for r in resources)
-
-
-def _json(record: VersionRecord | None) -> dict[str, Any]:
-    assert record is not None
-    assert record.body is not None
-    parsed: dict[str, Any] = orjson.loads(record.body)
-    return parsed

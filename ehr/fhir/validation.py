@@ -11,23 +11,21 @@ Spec: https://hl7.org/fhir/R4/validation.html, https://hl7.org/fhir/R4/http.html
 
 from __future__ import annotations
 
-import json
 from functools import cache
-from importlib import resources as package_files
 from typing import Any
 
 from fhir.resources.R4B import get_fhir_model_class
 from pydantic import ValidationError
 
 from ehr.errors import Issue, UnknownResourceType, Unprocessable
+from ehr.search.registry import Registry
 
 
 @cache
 def resource_types() -> frozenset[str]:
-    """The resource types served: those defined by FHIR R4 4.0.1 that R4B's models also support."""
-    text = package_files.files("ehr.search").joinpath("data/resource_types.json").read_text("utf-8")
-    names: list[str] = json.loads(text)
-    return frozenset(names)
+    """The resource types served: those defined by FHIR R4 4.0.1 that R4B's models also support (the
+    search registry's, derived from the official definitions)."""
+    return Registry.load().resource_types
 
 
 def require_type(resource_type: str) -> None:

@@ -6,21 +6,15 @@ Spec: https://hl7.org/fhir/R4/search.html#escaping, #prefix, #date, #number, #qu
 from __future__ import annotations
 
 import re
-import unicodedata
-from calendar import monthrange
-from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from decimal import Decimal, InvalidOperation
 from typing import get_args
 
 from ehr.errors import BadRequest
 from ehr.search.query import Prefix, RangeValue, ReferenceValue, StringValue, TokenValue
+from ehr.search.values.dates import date_range as values_date_range
+from ehr.search.values.strings import fold
 
 PREFIXES: frozenset[str] = frozenset(get_args(Prefix))
-_DATE = re.compile(
-    r"^(?P<y>\d{4})(?:-(?P<m>\d{2})(?:-(?P<d>\d{2})(?:T(?P<H>\d{2}):(?P<M>\d{2})"
-    r"(?::(?P<S>\d{2})(?:\.(?P<f>\d{1,9}))?)?(?P<tz>Z|[+-]\d{2}:\d{2})?)?)?)?$"
-)
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def split_unescaped(text: str, sep: str) -> list[str]:
@@ -48,12 +42,6 @@ def split_unescaped(text: str, sep: str) -> list[str]:
 def unescape(text: str) -> str:
     """Remove the search escapes ``\\, \\| \\$ \\\\``."""
     return re.sub(r"\\([,|$\\])", r"\1", text)
-
-
-def fold(text: str) -> str:
-    """Case- and accent-fold a string the way string index values are stored."""
-    decomposed = unicodedata.normalize("NFKD", text)
-    return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
 
 
 def parse_token(raw: str) -> TokenValue:
@@ -99,18 +87,15 @@ def parse_date(raw: str, param: str) -> RangeValue:
 
 
 def date_range(text: str, param: str) -> tuple[int, int]:
-    """The [low, high] microsecond range a date/dateTime/instant of any precision covers."""
-    match = _DATE.match(text)
-    if match is None:
+    """The [low, high] microsecond range a search date of any precision covers — computed by the same
+    function that indexes stored dates, so search values and index rows always agree."""
+    found = values_date_range(text)
+    if found is None:
         raise BadRequest(
             f"Search parameter '{param}': '{text}' is not a FHIR date; use YYYY, YYYY-MM, YYYY-MM-DD or "
             "YYYY-MM-DDThh:mm:ss[.fff](Z|+hh:mm), optionally after a prefix such as ge or lt."
         )
-    try:
-        start, end = _bounds(match)
-    except ValueError as exc:
-        raise BadRequest(f"Search parameter '{param}': '{text}' is not a real date ({exc}).") from None
-    return _micros(start), _micros(end) - 1
+    return found
 
 
 def parse_number(raw: str, param: str) -> RangeValue:
@@ -141,45 +126,6 @@ def number_range(text: str, param: str) -> tuple[float, float]:
     return float(number - half), float(number + half)
 
 
-def _bounds(match: re.Match[str]) -> tuple[datetime, datetime]:
-    g = match.groupdict()
-    tz = _tz(g["tz"])
-    year = int(g["y"])
-    if g["m"] is None:
-        return datetime(year, 1, 1, tzinfo=tz), datetime(year + 1, 1, 1, tzinfo=tz)
-    month = int(g["m"])
-    if g["d"] is None:
-        start = datetime(year, month, 1, tzinfo=tz)
-        return start, start + timedelta(days=monthrange(year, month)[1])
-    day = datetime(year, month, int(g["d"]), tzinfo=tz)
-    if g["H"] is None:
-        return day, day + timedelta(days=1)
-    start = day.replace(hour=int(g["H"]), minute=int(g["M"]))
-    if g["S"] is None:
-        return start, start + timedelta(minutes=1)
-    start = start.replace(second=int(g["S"]))
-    if g["f"] is None:
-        return start, start + timedelta(seconds=1)
-    digits = g["f"][:6]
-    start = start.replace(microsecond=int(digits.ljust(6, "0")))
-    return start, start + timedelta(microseconds=10 ** (6 - len(digits)))
-
-
-def _tz(text: str | None) -> tzinfo:
-    if text is None or text == "Z":
-        return UTC
-    sign = -1 if text[0] == "-" else 1
-    hours, minutes = int(text[1:3]), int(text[4:6])
-    return timezone(sign * timedelta(hours=hours, minutes=minutes))
-
-
-def _micros(moment: datetime) -> int:
-    delta = moment - _EPOCH
-    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
-
-
 def _split_first_pipe(raw: str) -> tuple[str, str, str]:
     parts = split_unescaped(raw, "|")
     return unescape(parts[0]), "|", unescape("|".join(parts[1:]))
-
-
