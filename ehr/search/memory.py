@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any, assert_never
 
 from ehr.search.index_rows import IndexRows
+from ehr.search.prefixes import range_condition
 from ehr.search.query import (
     Criterion,
     RangeValue,
@@ -82,26 +83,4 @@ def _quantity(v: RangeValue, item: Any) -> bool:
 
 
 def in_range(v: RangeValue, low: float, high: float) -> bool:
-    """The prefix rules of ``ehr.search.sql._range``, on Python numbers."""
-    match v.prefix:
-        case "eq":
-            return low >= v.low and high <= v.high
-        case "ne":
-            return low < v.low or high > v.high
-        case "gt":
-            return high > v.high
-        case "lt":
-            return low < v.low
-        case "ge":
-            return high >= v.low
-        case "le":
-            return low <= v.high
-        case "sa":
-            return low > v.high
-        case "eb":
-            return high < v.low
-        case "ap":
-            slack = max((v.high - v.low) * 0.1, abs(v.low) * 0.1)
-            return low <= v.high + slack and high >= v.low - slack
-        case _:
-            assert_never(v.prefix)
+    return bool(range_condition(v, low, high, lambda *c: all(c), lambda *c: any(c)))

@@ -12,6 +12,7 @@ from typing import Any, assert_never
 
 from sqlalchemy import ColumnElement, Select, and_, false, func, not_, or_, select, true
 
+from ehr.search.prefixes import range_condition
 from ehr.search.query import (
     Criterion,
     RangeValue,
@@ -142,29 +143,8 @@ def _quantity(table: Any, v: RangeValue) -> ColumnElement[bool]:
 
 
 def _range(v: RangeValue, low: Any, high: Any) -> ColumnElement[bool]:
-    """Resource range [low, high] against search range [v.low, v.high] under the value's prefix."""
-    match v.prefix:
-        case "eq":
-            return and_(low >= v.low, high <= v.high)
-        case "ne":
-            return or_(low < v.low, high > v.high)
-        case "gt":
-            return high > v.high  # type: ignore[no-any-return]
-        case "lt":
-            return low < v.low  # type: ignore[no-any-return]
-        case "ge":
-            return high >= v.low  # type: ignore[no-any-return]
-        case "le":
-            return low <= v.high  # type: ignore[no-any-return]
-        case "sa":
-            return low > v.high  # type: ignore[no-any-return]
-        case "eb":
-            return high < v.low  # type: ignore[no-any-return]
-        case "ap":
-            slack = max((v.high - v.low) * 0.1, abs(v.low) * 0.1)
-            return and_(low <= v.high + slack, high >= v.low - slack)
-        case _:
-            assert_never(v.prefix)
+    condition: ColumnElement[bool] = range_condition(v, low, high, and_, or_)
+    return condition
 
 
 def _like_prefix(text: str) -> str:
