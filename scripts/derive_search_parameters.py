@@ -12,6 +12,9 @@ Fetches ``hl7.fhir.r4.examples@4.0.1`` (CC0) with ``npm pack`` (cached under
 - ``ehr/search/data/resource_types.json``: concrete resource types in both R4 4.0.1 and R4B;
 - ``ehr/search/data/element_types.json``: element path -> datatype codes for those resources and all
   base datatypes, so that FHIRPath expressions can be compiled into typed dict walks;
+- ``ehr/fhir/data/required_bindings.json``: element path -> the value set URL and its codes, for every
+  ``code`` element bound with strength *required* to a value set that the package enumerates completely
+  (https://hl7.org/fhir/R4/terminologies.html#required), so that writes are checked against it;
 - ``tests/golden/r4-examples.ndjson.gz``: the package's example resources (not its definitional
   artefacts, nothing over 1 MB), used by the extraction tests.
 
@@ -125,6 +128,74 @@ def derive_element_types(files: Mapping[str, JsonObj], resource_types: list[str]
     return dict(sorted(result.items()))
 
 
+class NotEnumerable(Exception):
+    """A value set whose codes the package does not list completely (a filter, an external or partial
+    code system): its binding cannot be checked from the package alone."""
+
+
+def codes_of_system(system: JsonObj) -> list[str]:
+    if system.get("content") != "complete":
+        raise NotEnumerable(system["url"])
+    out: list[str] = []
+    stack = list(system.get("concept", []))
+    while stack:
+        concept = stack.pop()
+        out.append(concept["code"])
+        stack.extend(concept.get("concept", []))
+    return out
+
+
+def expand_value_set(url: str, value_sets: Mapping[str, JsonObj], systems: Mapping[str, JsonObj]) -> set[str]:
+    """Every code of the value set at ``url``, from its compose (includes, imports and excludes)."""
+    vs = value_sets.get(url.split("|")[0])
+    if vs is None or "compose" not in vs:
+        raise NotEnumerable(url)
+
+    def part(include: JsonObj) -> set[str]:
+        if include.get("filter") or (include.get("valueSet") and include.get("system")):
+            raise NotEnumerable(url)
+        if include.get("valueSet"):
+            return set.intersection(*(expand_value_set(v, value_sets, systems) for v in include["valueSet"]))
+        if "concept" in include:
+            return {c["code"] for c in include["concept"]}
+        system = systems.get(include.get("system", ""))
+        if system is None:
+            raise NotEnumerable(url)
+        return set(codes_of_system(system))
+
+    codes: set[str] = set()
+    for include in vs["compose"].get("include", []):
+        codes |= part(include)
+    for exclude in vs["compose"].get("exclude", []):
+        codes -= part(exclude)
+    if not codes:
+        raise NotEnumerable(url)
+    return codes
+
+
+def derive_required_bindings(files: Mapping[str, JsonObj], resource_types: list[str]) -> JsonObj:
+    """``code`` element path -> {valueSet, codes} for required bindings the package enumerates."""
+    value_sets = {f["url"]: f for f in files.values() if f.get("resourceType") == "ValueSet"}
+    systems = {f["url"]: f for f in files.values() if f.get("resourceType") == "CodeSystem"}
+    paths = derive_element_types(files, resource_types)
+    result: JsonObj = {}
+    for sd in files.values():
+        if sd.get("resourceType") != "StructureDefinition" or sd.get("derivation") != "specialization":
+            continue
+        for element in sd["snapshot"]["element"]:
+            binding = element.get("binding", {})
+            if element["path"] not in paths or element_type_codes(element) != ["code"]:
+                continue
+            if binding.get("strength") != "required" or not binding.get("valueSet"):
+                continue
+            try:
+                codes = expand_value_set(binding["valueSet"], value_sets, systems)
+            except NotEnumerable:
+                continue
+            result[element["path"]] = {"valueSet": binding["valueSet"].split("|")[0], "codes": sorted(codes)}
+    return dict(sorted(result.items()))
+
+
 def compact_parameter(sp: JsonObj, by_url: Mapping[str, JsonObj], bases: list[str]) -> JsonObj:
     out: JsonObj = {
         "url": sp["url"],
@@ -213,6 +284,8 @@ def main() -> None:
     write_json(data_dir / "search_parameters.json", derive_parameters(files, resource_types), True)
     write_json(data_dir / "compartment_patient.json", derive_patient_compartment(files, resource_types))
     write_json(data_dir / "element_types.json", derive_element_types(files, resource_types))
+    bindings = derive_required_bindings(files, resource_types)
+    write_json(args.repo / "ehr" / "fhir" / "data" / "required_bindings.json", bindings)
     examples = collect_examples(files, resource_types)
     raw = "\n".join(json.dumps(r, sort_keys=True, separators=(",", ":")) for r in examples).encode()
     golden = args.repo / "tests" / "golden" / "r4-examples.ndjson.gz"

@@ -82,7 +82,7 @@ def _object(node: dict[str, Any], definition: str | None, depth: int) -> Problem
     for key, value in node.items():
         if key == "resourceType":
             continue
-        problem = _member(value, *_element(definition, key), depth)
+        problem = _member(value, *element(definition, key), depth)
         if problem is not None:
             problem[0].append(f".{key}")
             return problem
@@ -140,7 +140,7 @@ def _primitive(item: Any, kind: str | None) -> Problem | None:
 
 
 @cache
-def _element(definition: str | None, key: str) -> tuple[str | None, str | None]:
+def element(definition: str | None, key: str) -> tuple[str | None, str | None]:
     """The datatype of ``key`` inside ``definition`` and the definition to walk into; (None, None)
     when unknown (the validator then reports unknown elements)."""
     if definition is None:

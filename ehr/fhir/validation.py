@@ -18,6 +18,7 @@ from fhir.resources.R4B import get_fhir_model_class
 from pydantic import ValidationError
 
 from ehr.errors import Issue, UnknownResourceType, Unprocessable
+from ehr.fhir.bindings import check_bindings
 from ehr.search.registry import Registry
 
 
@@ -38,7 +39,8 @@ def require_type(resource_type: str) -> None:
 
 
 def validate(resource: dict[str, Any]) -> None:
-    """Validate ``resource`` (already shape-checked JSON) or raise 422 with element paths."""
+    """Validate ``resource`` (already shape-checked JSON) against the R4B models and the required
+    terminology bindings (``ehr.fhir.bindings``), or raise 422 with element paths."""
     resource_type = resource.get("resourceType")
     if not isinstance(resource_type, str):
         raise Unprocessable(
@@ -53,6 +55,13 @@ def validate(resource: dict[str, Any]) -> None:
             f"The {resource_type} is not valid FHIR R4; fix the elements listed in the issues.",
             issues=[_issue(resource_type, err) for err in exc.errors(include_url=False)],
         ) from None
+    bad_codes = check_bindings(resource)
+    if bad_codes:
+        raise Unprocessable(
+            f"The {resource_type} holds codes outside their required value sets; use the codes listed "
+            "in the issues.",
+            issues=bad_codes,
+        )
 
 
 def warm_up() -> None:
