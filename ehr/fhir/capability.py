@@ -43,14 +43,15 @@ def capability_statement(registry: Any, base_url: str, routes: Iterable[tuple[st
         "patchFormat": ["application/json-patch+json", "application/fhir+json"],
         "rest": [{
             "mode": "server",
-            "resource": [_resource(t, registry.params_for(t), mounted) for t in sorted(resource_types())],
+            "resource": [_resource(t, registry, mounted) for t in sorted(resource_types())],
             "interaction": [{"code": c} for key, codes in _SYSTEM_LEVEL.items() if key in mounted for c in codes],
         }],
     }
 
 
-def _resource(resource_type: str, params: Mapping[str, Any], mounted: frozenset[tuple[str, str]]) -> dict[str, Any]:
+def _resource(resource_type: str, registry: Any, mounted: frozenset[tuple[str, str]]) -> dict[str, Any]:
     interactions = [code for key, code in _TYPE_LEVEL.items() if key in mounted]
+    params = registry.params_for(resource_type)
     return {
         "type": resource_type,
         "interaction": [{"code": code} for code in interactions],
@@ -61,6 +62,8 @@ def _resource(resource_type: str, params: Mapping[str, Any], mounted: frozenset[
         "conditionalRead": "full-support",
         "conditionalUpdate": ("PUT", "/{resource_type:fhirtype}") in mounted,
         "conditionalDelete": "single" if ("DELETE", "/{resource_type:fhirtype}") in mounted else "not-supported",
+        "searchInclude": ["*", *(f"{resource_type}:{code}" for code in _references(params))],
+        "searchRevInclude": _revincludes(registry)[resource_type],
         "searchParam": _search_params(params),
         "operation": _operations(mounted, "/{resource_type:fhirtype}/")
         + _operations(mounted, f"/{resource_type}/"),
@@ -76,6 +79,24 @@ def _search_params(params: Mapping[str, Any]) -> list[dict[str, str]]:
             if getattr(param, "url", ""):
                 entry["definition"] = param.url
             out.append(entry)
+    return out
+
+
+def _references(params: Mapping[str, Any]) -> list[str]:
+    return sorted(code for code, p in params.items() if str(getattr(p.type, "value", p.type)) == "reference")
+
+
+@cache
+def _revincludes(registry: Any) -> dict[str, list[str]]:
+    """Per target type, the ``Source:param`` pairs that can point at it (``_revinclude`` values)."""
+    out: dict[str, list[str]] = {t: [] for t in resource_types()}
+    for source in sorted(resource_types()):
+        params = registry.params_for(source)
+        for code in _references(params):
+            targets = params[code].targets or tuple(out)
+            for target in targets:
+                if target in out:
+                    out[target].append(f"{source}:{code}")
     return out
 
 

@@ -5,14 +5,17 @@ Used by the in-memory store for fast unit tests; the SQL engines are the product
 
 from __future__ import annotations
 
-from typing import Any, assert_never
+from collections.abc import Iterable
+from typing import Any, Protocol, assert_never
 
 from ehr.search.index_rows import IndexRows
 from ehr.search.prefixes import range_condition
 from ehr.search.query import (
+    Chain,
     Criterion,
     RangeValue,
     ReferenceValue,
+    Reverse,
     SearchQuery,
     StringValue,
     TokenValue,
@@ -25,15 +28,31 @@ _FIELDS = {"token": "tokens", "string": "strings", "reference": "references", "d
            "number": "numbers", "quantity": "quantities", "uri": "uris"}
 
 
-def matches(query: SearchQuery, record: VersionRecord, rows: IndexRows) -> bool:
+class Graph(Protocol):
+    """The other resources a chain or ``_has`` looks at: current versions with their index rows."""
+
+    def resolve(self, resource_type: str, id: str) -> tuple[VersionRecord, IndexRows] | None: ...
+
+    def referrers(self, source_type: str, param: str, target_type: str,
+                  target_id: str) -> Iterable[tuple[VersionRecord, IndexRows]]: ...
+
+
+def matches(query: SearchQuery, record: VersionRecord, rows: IndexRows, graph: Graph) -> bool:
     if record.deleted:
         return False
     if query.resource_type is not None and record.resource_type != query.resource_type:
         return False
-    return all(_criterion(c, record, rows) for c in query.criteria)
+    return all(_criterion(c, record, rows, graph) for c in query.criteria)
 
 
-def _criterion(c: Criterion, record: VersionRecord, rows: IndexRows) -> bool:
+def _criterion(c: Criterion, record: VersionRecord, rows: IndexRows, graph: Graph) -> bool:
+    if isinstance(c.link, Chain):
+        return _chain(c.param, c.link, rows, graph)
+    if isinstance(c.link, Reverse):
+        has = c.link
+        return any(not source.deleted and _criterion(has.inner, source, source_rows, graph)
+                   for source, source_rows in graph.referrers(has.source_type, has.param, record.resource_type,
+                                                              record.id))
     if c.type == "id":
         return any(isinstance(v, TokenValue) and v.code == record.id for v in c.values)
     if c.type == "lastUpdated":
@@ -45,6 +64,16 @@ def _criterion(c: Criterion, record: VersionRecord, rows: IndexRows) -> bool:
         return (not items) if c.missing else bool(items)
     hit = any(_value(c, v, item) for item in items for v in c.values)
     return not hit if c.modifier == "not" else hit
+
+
+def _chain(param: str, chain: Chain, rows: IndexRows, graph: Graph) -> bool:
+    for item in rows.references:
+        if item.param != param or item.target_type not in chain.targets or item.target_id is None:
+            continue
+        found = graph.resolve(item.target_type, item.target_id)
+        if found is not None and not found[0].deleted and _criterion(chain.inner, *found, graph):
+            return True
+    return False
 
 
 def _value(c: Criterion, v: Any, item: Any) -> bool:

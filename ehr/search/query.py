@@ -56,14 +56,35 @@ ParamType = Literal["token", "string", "reference", "date", "number", "quantity"
 
 
 @dataclass(frozen=True, slots=True)
+class Chain:
+    """``param[:Type].rest=v``: the reference ``param`` points at a resource of one of ``targets``
+    that meets ``inner`` (https://hl7.org/fhir/R4/search.html#chaining)."""
+
+    targets: tuple[str, ...]
+    inner: Criterion
+
+
+@dataclass(frozen=True, slots=True)
+class Reverse:
+    """``_has:Type:param:rest=v``: some current ``source_type`` resource points at this one through its
+    reference ``param`` and meets ``inner`` (https://hl7.org/fhir/R4/search.html#has)."""
+
+    source_type: str
+    param: str
+    inner: Criterion
+
+
+@dataclass(frozen=True, slots=True)
 class Criterion:
-    """One ``name[:modifier]=v1,v2`` parameter of the query (its values ORed)."""
+    """One ``name[:modifier]=v1,v2`` parameter of the query (its values ORed). A chained or reverse
+    chained parameter carries its ``link`` and no values of its own."""
 
     param: str
     type: ParamType
     modifier: str | None
     values: tuple[Value, ...]
     missing: bool | None = None
+    link: Chain | Reverse | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,12 +13,16 @@ from typing import Any, Protocol
 
 from ehr.errors import BadRequest, Issue, UnknownParameter
 from ehr.search import query_values as qv
-from ehr.search.query import Criterion, ParamType, SearchQuery, TotalMode, UriValue, Value
+from ehr.search.query import Chain, Criterion, ParamType, Reverse, SearchQuery, TotalMode, UriValue, Value
 
 #: result parameters handled by the HTTP layer or the query itself
 RESULT_PARAMETERS = frozenset({"_count", "_total", "_format", "_pretty", "_summary", "_elements", "_cursor"})
 MAX_COUNT = 1000
 COMMON_PARAMETERS = frozenset({"_id", "_lastUpdated", "_tag", "_profile", "_security", "_source"})
+#: handled by the interaction after the page is found (https://hl7.org/fhir/R4/search.html#include)
+INCLUDE_PARAMETERS = frozenset({"_include", "_revinclude"})
+#: links of a chain (and of nested _has) followed at most
+MAX_CHAIN_DEPTH = 4
 _SUPPORTED_MODIFIERS: dict[str, frozenset[str]] = {
     "token": frozenset({"not", "text", "missing"}),
     "string": frozenset({"exact", "contains", "missing"}),
@@ -57,12 +61,11 @@ def parse_search(resource_type: str | None, pairs: Sequence[tuple[str, str]], re
     criteria: list[Criterion] = []
     echo: list[tuple[str, str]] = []
     problems: list[Issue] = []
-    known = _known_params(resource_type, registry)
     for name, raw in pairs:
-        if name in RESULT_PARAMETERS:
+        if name in RESULT_PARAMETERS or name.partition(":")[0] in INCLUDE_PARAMETERS:
             continue
         try:
-            criteria.append(_criterion(name, raw, known, resource_type, options))
+            criteria.append(_criterion(name, raw, resource_type, registry, options, 0))
             echo.append((name, raw))
         except UnknownParameter as exc:
             if not options.lenient:
@@ -86,11 +89,19 @@ def _known_params(resource_type: str | None, registry: ParamLookup) -> Mapping[s
     return registry.params_for(resource_type)
 
 
-def _criterion(name: str, raw: str, known: Mapping[str, Any], resource_type: str | None,
-               options: ParseOptions) -> Criterion:
-    code, _, modifier = name.partition(":")
+def _criterion(name: str, raw: str, resource_type: str | None, registry: ParamLookup, options: ParseOptions,
+               depth: int) -> Criterion:
     where = resource_type or "all resource types"
-    if "." in code or code == "_has" or (code.startswith("_") and code not in known):
+    if depth > MAX_CHAIN_DEPTH:
+        raise _unsupported(name, f"'{name}' chains more than {MAX_CHAIN_DEPTH} levels; search in steps.")
+    if name.startswith("_has:"):
+        return _reverse(name, raw, resource_type, registry, options, depth)
+    head, dot, rest = name.partition(".")
+    if dot:
+        return _chain(head, rest, name, raw, resource_type, registry, options, depth)
+    known = _known_params(resource_type, registry)
+    code, _, modifier = name.partition(":")
+    if code == "_has" or (code.startswith("_") and code not in known):
         raise _unsupported(name, f"'{name}' is not a search parameter this server supports for {where}.")
     param = known.get(code)
     if param is None:
@@ -107,6 +118,65 @@ def _criterion(name: str, raw: str, known: Mapping[str, Any], resource_type: str
     if not values:
         raise BadRequest(f"Search parameter '{name}' has no value; give one or leave it out.")
     return Criterion(code, kind, modifier or None, values)
+
+
+def _chain(head: str, rest: str, name: str, raw: str, resource_type: str | None, registry: ParamLookup,
+           options: ParseOptions, depth: int) -> Criterion:
+    """``param[:Type].rest``: the targets are ``Type``, or every target type of ``param`` on which the
+    next link of the chain is a search parameter."""
+    code, _, target = head.partition(":")
+    param = _known_params(resource_type, registry).get(code) if resource_type else None
+    if param is None or _declared(param) != "reference":
+        raise _unsupported(name, f"'{code}' is not a reference search parameter of "
+                                 f"{resource_type or 'every resource type'}, so it cannot be chained.")
+    next_code = rest.partition(".")[0].partition(":")[0]
+    targets = [target] if target else list(getattr(param, "targets", ()))
+    if target and target not in getattr(param, "targets", ()):
+        raise _unsupported(name, f"'{code}' cannot point at a {target}; it points at "
+                                 f"{', '.join(getattr(param, 'targets', ())) or 'nothing searchable'}.")
+    usable = [t for t in targets if next_code == "_has" or _has_param(registry, t, next_code)]
+    if not usable:
+        raise _unsupported(name, f"None of the types '{code}' points at ({', '.join(targets)}) has a search "
+                                 f"parameter '{next_code}'; name the type with '{code}:[Type].{next_code}'.")
+    inner = [_criterion(rest, raw, t, registry, options, depth + 1) for t in usable]
+    kinds = {c.type for c in inner}
+    if len(kinds) > 1:
+        raise _unsupported(name, f"'{next_code}' has different types on {', '.join(usable)}; name one type "
+                                 f"with '{code}:[Type].{next_code}'.")
+    return Criterion(code, "reference", None, (), link=Chain(tuple(usable), inner[0]))
+
+
+def _reverse(name: str, raw: str, resource_type: str | None, registry: ParamLookup, options: ParseOptions,
+             depth: int) -> Criterion:
+    """``_has:Type:param:rest``: a ``Type`` resource refers to this one through ``param`` and meets
+    ``rest``."""
+    parts = name.split(":", 3)
+    if len(parts) < 4 or not all(parts[1:]):
+        raise _unsupported(name, f"'{name}' must be written _has:[Type]:[reference parameter]:[parameter].")
+    _, source, code, rest = parts
+    if resource_type is None:
+        raise _unsupported(name, "_has needs a resource type to search; search [type]?_has:...")
+    try:
+        param = registry.params_for(source).get(code)
+    except KeyError:
+        raise _unsupported(name, f"'{source}' in '{name}' is not a resource type this server serves.") from None
+    if param is None or _declared(param) != "reference":
+        raise _unsupported(name, f"'{code}' is not a reference search parameter of {source}.")
+    if getattr(param, "targets", ()) and resource_type not in param.targets:
+        raise _unsupported(name, f"{source}.{code} never points at a {resource_type}.")
+    inner = _criterion(rest, raw, source, registry, options, depth + 1)
+    return Criterion("_has", "reference", None, (), link=Reverse(source, code, inner))
+
+
+def _declared(param: Any) -> str:
+    return str(getattr(param.type, "value", param.type))
+
+
+def _has_param(registry: ParamLookup, resource_type: str, code: str) -> bool:
+    try:
+        return code in registry.params_for(resource_type)
+    except KeyError:
+        return False
 
 
 def _kind(code: str, declared: str) -> ParamType:

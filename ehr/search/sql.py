@@ -2,7 +2,10 @@
 
 Each criterion becomes ``resources.pk IN (SELECT pk FROM idx_<type> WHERE ...)`` (values ORed inside),
 criteria are ANDed, and paging is keyset paging on ``resources.pk`` so pages stay stable while
-others write. Range comparisons follow https://hl7.org/fhir/R4/search.html#prefix: the resource's
+others write. A chain (``subject:Patient.name=x``) nests the target's criterion in a subquery over an
+alias of ``resources`` joined through ``idx_reference``; ``_has`` nests the referring resources' criterion
+the other way round. Every level is an indexed ``IN`` lookup, never a scan of another type.
+Range comparisons follow https://hl7.org/fhir/R4/search.html#prefix: the resource's
 value is the range [low, high] its precision implies, and so is the search value.
 """
 
@@ -10,13 +13,15 @@ from __future__ import annotations
 
 from typing import Any, assert_never
 
-from sqlalchemy import ColumnElement, Select, and_, false, func, not_, or_, select, true
+from sqlalchemy import ColumnElement, FromClause, Select, and_, false, func, not_, or_, select, true
 
 from ehr.search.prefixes import range_condition
 from ehr.search.query import (
+    Chain,
     Criterion,
     RangeValue,
     ReferenceValue,
+    Reverse,
     SearchQuery,
     StringValue,
     TokenValue,
@@ -44,7 +49,7 @@ def where_clause(query: SearchQuery) -> ColumnElement[bool]:
     conditions: list[ColumnElement[bool]] = [resources.c.deleted == false()]
     if query.resource_type is not None:
         conditions.append(resources.c.res_type == query.resource_type)
-    conditions.extend(_criterion(query.resource_type, c) for c in query.criteria)
+    conditions.extend(_criterion(query.resource_type, c, resources) for c in query.criteria)
     return and_(*conditions)
 
 
@@ -59,25 +64,56 @@ def count_statement(query: SearchQuery) -> Select[Any]:
     return select(func.count()).select_from(resources).where(where_clause(query))
 
 
-def _criterion(resource_type: str | None, c: Criterion) -> ColumnElement[bool]:
+def _criterion(resource_type: str | None, c: Criterion, r: FromClause) -> ColumnElement[bool]:
+    """The condition on the rows of ``r`` (``resources`` or an alias of it) that ``c`` selects."""
+    if isinstance(c.link, Chain):
+        return _chain(resource_type, c.param, c.link, r)
+    if isinstance(c.link, Reverse):
+        return _reverse(resource_type, c.link, r)
     if c.type == "id":
         ids = [v.code for v in c.values if isinstance(v, TokenValue) and v.code]
-        return resources.c.res_id.in_(ids)
+        return r.c.res_id.in_(ids)
     if c.type == "lastUpdated":
         if c.missing is not None:
             return false() if c.missing else true()
-        column = resources.c.last_updated
+        column = r.c.last_updated
         return or_(*(_range(v, column, column) for v in c.values if isinstance(v, RangeValue)))
     table = _TABLES[c.type]
     scope = [table.c.param == c.param]
     if resource_type is not None:
         scope.append(table.c.res_type == resource_type)
     if c.missing is not None:
-        present = resources.c.pk.in_(select(table.c.pk).where(*scope))
+        present = r.c.pk.in_(select(table.c.pk).where(*scope))
         return not_(present) if c.missing else present
     matches = or_(*(_value(table, c, v) for v in c.values))
-    inner = resources.c.pk.in_(select(table.c.pk).where(*scope, matches))
+    inner = r.c.pk.in_(select(table.c.pk).where(*scope, matches))
     return not_(inner) if c.modifier == "not" else inner
+
+
+def _chain(resource_type: str | None, param: str, chain: Chain, r: FromClause) -> ColumnElement[bool]:
+    """Rows of ``r`` whose reference ``param`` points at a current target meeting the inner criterion."""
+    ref = idx_reference.alias()
+    targets = []
+    for target_type in chain.targets:
+        t = resources.alias()
+        matching = select(t.c.res_id).where(t.c.res_type == target_type, t.c.deleted == false(),
+                                            _criterion(target_type, chain.inner, t))
+        targets.append(and_(ref.c.target_type == target_type, ref.c.target_id.in_(matching)))
+    scope = [ref.c.param == param, or_(*targets)]
+    if resource_type is not None:
+        scope.append(ref.c.res_type == resource_type)
+    return r.c.pk.in_(select(ref.c.pk).where(*scope))
+
+
+def _reverse(resource_type: str | None, has: Reverse, r: FromClause) -> ColumnElement[bool]:
+    """Rows of ``r`` that a current ``has.source_type`` resource meeting the inner criterion points at."""
+    ref = idx_reference.alias()
+    source = resources.alias()
+    referring = (select(ref.c.target_id).join(source, source.c.pk == ref.c.pk)
+                 .where(ref.c.res_type == has.source_type, ref.c.param == has.param,
+                        ref.c.target_type == resource_type, source.c.deleted == false(),
+                        _criterion(has.source_type, has.inner, source)))
+    return r.c.res_id.in_(referring)
 
 
 def _value(table: Any, c: Criterion, v: Value) -> ColumnElement[bool]:

@@ -102,7 +102,7 @@ class MemoryTx:
         hits = sorted(
             (self.state.keys[key], record)
             for key, record in self.state.current.items()
-            if matches(query, record, self.state.index.get(key, IndexRows()))
+            if matches(query, record, self.state.index.get(key, IndexRows()), self)
         )
         total = len(hits) if query.total != "none" else None
         if query.after is not None:
@@ -110,6 +110,48 @@ class MemoryTx:
         page = hits[: query.count]
         more = len(hits) > query.count
         return SearchPage([r for _, r in page], total, str(page[-1][0]) if more and page else None)
+
+
+    def read_many(self, keys: Sequence[tuple[str, str]]) -> list[VersionRecord]:
+        found = (self.state.current.get(key) for key in dict.fromkeys(keys))
+        return [r for r in found if r is not None and not r.deleted]
+
+    def outgoing(self, keys: Sequence[tuple[str, str]], param: str | None) -> list[tuple[str, str]]:
+        found: dict[tuple[str, str], None] = {}
+        for key in keys:
+            record = self.state.current.get(key)
+            if record is None or record.deleted:
+                continue
+            for row in self.state.index.get(key, IndexRows()).references:
+                if (param is None or row.param == param) and row.target_type and row.target_id:
+                    found[(row.target_type, row.target_id)] = None
+        return list(found)
+
+    def incoming(self, source_type: str | None, param: str | None, targets: Sequence[tuple[str, str]],
+                 limit: int) -> list[VersionRecord]:
+        wanted = set(targets)
+        hits = sorted(
+            (self.state.keys[key], self.state.current[key]) for key, rows in self.state.index.items()
+            if (source_type is None or key[0] == source_type) and key in self.state.current
+            and not self.state.current[key].deleted
+            and any((param is None or r.param == param) and (r.target_type, r.target_id) in wanted
+                    for r in rows.references))
+        return [r for _, r in hits[:limit]]
+
+    def resolve(self, resource_type: str, id: str) -> tuple[VersionRecord, IndexRows] | None:
+        record = self.state.current.get((resource_type, id))
+        return None if record is None else (record, self.state.index.get((resource_type, id), IndexRows()))
+
+    def referrers(self, source_type: str, param: str, target_type: str,
+                  target_id: str) -> list[tuple[VersionRecord, IndexRows]]:
+        found = []
+        for key, rows in self.state.index.items():
+            if key[0] != source_type or key not in self.state.current:
+                continue
+            if any(r.param == param and r.target_type == target_type and r.target_id == target_id
+                   for r in rows.references):
+                found.append((self.state.current[key], rows))
+        return found
 
 
 def _in_history(r: VersionRecord, q: HistoryQuery) -> bool:

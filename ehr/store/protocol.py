@@ -52,6 +52,21 @@ class Tx(Protocol):
 
     def search(self, query: SearchQuery) -> SearchPage: ...
 
+    def read_many(self, keys: Sequence[tuple[str, str]]) -> list[VersionRecord]:
+        """The current, non-deleted versions of the (type, id) ``keys`` that exist, in no set order."""
+        ...
+
+    def outgoing(self, keys: Sequence[tuple[str, str]], param: str | None) -> list[tuple[str, str]]:
+        """The (type, id) targets of the reference parameter ``param`` (every one when None) of the
+        current resources ``keys``, each once."""
+        ...
+
+    def incoming(self, source_type: str | None, param: str | None, targets: Sequence[tuple[str, str]],
+                 limit: int) -> list[VersionRecord]:
+        """At most ``limit`` current resources of ``source_type`` (any when None) whose reference
+        parameter ``param`` (any when None) points at one of ``targets``, each once."""
+        ...
+
     def lock(self, key: str) -> None:
         """Hold an exclusive lock on ``key`` until this unit of work ends (serialises conditional
         writes on the same criteria)."""

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
-from sqlalchemy import Connection, Engine, Row, Table, and_, delete, exists, select, update
+from sqlalchemy import Connection, Engine, Row, Table, and_, delete, exists, false, select, tuple_, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
 
@@ -28,7 +28,7 @@ from ehr.search import sql as search_sql
 from ehr.search.query import SearchQuery
 from ehr.store.protocol import HistoryQuery, SearchPage
 from ehr.store.records import PendingWrite, VersionRecord, now_us
-from ehr.store.sql.schema import INDEX_TABLES, import_ledger, resource_versions, resources
+from ehr.store.sql.schema import INDEX_TABLES, idx_reference, import_ledger, resource_versions, resources
 
 _CURRENT = ("SELECT res_type, res_id, tenant, version, last_updated, deleted, body FROM resources "
             "WHERE res_type = ? AND res_id = ?")
@@ -60,6 +60,11 @@ def _values(item: Any) -> tuple[Any, ...]:
     if getter is None:
         getter = _GETTERS[kind] = operator.attrgetter(*kind.__slots__)
     return getter(item)
+
+
+def _chunks(items: Sequence[Any], size: int = 500) -> Iterator[Sequence[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
 
 
 class SqlStore:
@@ -188,6 +193,45 @@ class SqlTx:
             total = int(self.conn.execute(search_sql.count_statement(query)).scalar_one())
         records = [self._record(r, "PUT", seq=r.pk) for r in rows]
         return SearchPage(records, total, str(rows[-1].pk) if more and rows else None)
+
+    def read_many(self, keys: Sequence[tuple[str, str]]) -> list[VersionRecord]:
+        c = resources.c
+        found: list[VersionRecord] = []
+        for chunk in _chunks(list(dict.fromkeys(keys))):
+            rows = self.conn.execute(select(resources).where(
+                tuple_(c.res_type, c.res_id).in_(chunk), c.deleted == false())).all()
+            found.extend(self._record(r, "PUT", seq=r.pk) for r in rows)
+        return found
+
+    def outgoing(self, keys: Sequence[tuple[str, str]], param: str | None) -> list[tuple[str, str]]:
+        c, ref = resources.c, idx_reference.c
+        found: dict[tuple[str, str], None] = {}
+        for chunk in _chunks(list(dict.fromkeys(keys))):
+            stmt = (select(ref.target_type, ref.target_id).join(resources, c.pk == ref.pk)
+                    .where(tuple_(c.res_type, c.res_id).in_(chunk), ref.target_id.is_not(None)))
+            if param is not None:
+                stmt = stmt.where(ref.param == param)
+            found.update(((str(t), str(i)), None) for t, i in self.conn.execute(stmt.distinct()).all() if t)
+        return list(found)
+
+    def incoming(self, source_type: str | None, param: str | None, targets: Sequence[tuple[str, str]],
+                 limit: int) -> list[VersionRecord]:
+        ref = idx_reference.c
+        pks: dict[int, None] = {}
+        for chunk in _chunks(list(dict.fromkeys(targets))):
+            stmt = select(ref.pk).where(tuple_(ref.target_type, ref.target_id).in_(chunk))
+            if source_type is not None:
+                stmt = stmt.where(ref.res_type == source_type)
+            if param is not None:
+                stmt = stmt.where(ref.param == param)
+            pks.update((int(pk), None) for (pk,) in self.conn.execute(stmt.distinct().limit(limit)).all())
+        keys = sorted(pks)[:limit]
+        found: list[VersionRecord] = []
+        for chunk in _chunks(keys):
+            rows = self.conn.execute(select(resources).where(resources.c.pk.in_(chunk),
+                                                             resources.c.deleted == false())).all()
+            found.extend(self._record(r, "PUT", seq=r.pk) for r in rows)
+        return found
 
     def lock(self, key: str) -> None:
         """PostgreSQL: a transaction-scoped advisory lock on the key's hash. SQLite: nothing to do, a
