@@ -7,6 +7,7 @@ is created and loaded here, so the permission rules are written once.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import stat
@@ -43,10 +44,8 @@ def load_or_create_secret(path: Path, nbytes: int = 32) -> bytes:
     """The secret in ``path``; generated (``nbytes`` random bytes) when the file does not exist yet.
     Refused when the file is readable by others or has the wrong length."""
     if not path.exists():
-        try:
+        with contextlib.suppress(FileExistsError):  # another worker created it first: read theirs
             write_private(path, secrets.token_bytes(nbytes))
-        except FileExistsError:
-            pass  # another worker created it first; read theirs
     check_private(path)
     data = path.read_bytes()
     if len(data) != nbytes:

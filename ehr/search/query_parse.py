@@ -13,6 +13,7 @@ from typing import Any, Protocol
 
 from ehr.errors import BadRequest, Issue, UnknownParameter
 from ehr.search import query_values as qv
+from ehr.search.blind import Blinder
 from ehr.search.query import Criterion, ParamType, SearchQuery, TotalMode, UriValue, Value
 
 #: result parameters handled by the HTTP layer or the query itself
@@ -49,6 +50,8 @@ class ParseOptions:
     base_url: str
     lenient: bool = False
     default_count: int = 20
+    #: rewrites criteria on blind-indexed parameters into digests (``ehr.search.blind``)
+    blinder: Blinder | None = None
 
 
 def parse_search(resource_type: str | None, pairs: Sequence[tuple[str, str]], registry: ParamLookup,
@@ -62,7 +65,10 @@ def parse_search(resource_type: str | None, pairs: Sequence[tuple[str, str]], re
         if name in RESULT_PARAMETERS:
             continue
         try:
-            criteria.append(_criterion(name, raw, known, resource_type, options))
+            criterion = _criterion(name, raw, known, resource_type, options)
+            if options.blinder is not None:
+                criterion = options.blinder.criterion(resource_type, criterion)
+            criteria.append(criterion)
             echo.append((name, raw))
         except UnknownParameter as exc:
             if not options.lenient:

@@ -41,7 +41,7 @@ _TABLES = {"token": idx_token, "string": idx_string, "reference": idx_reference,
 
 def where_clause(query: SearchQuery) -> ColumnElement[bool]:
     """The WHERE condition selecting current, non-deleted resources that match every criterion."""
-    conditions: list[ColumnElement[bool]] = [resources.c.deleted == false()]
+    conditions: list[ColumnElement[bool]] = [resources.c.deleted == false(), resources.c.erased == false()]
     if query.resource_type is not None:
         conditions.append(resources.c.res_type == query.resource_type)
     conditions.extend(_criterion(query.resource_type, c) for c in query.criteria)

@@ -16,7 +16,8 @@ from ehr.store.protocol import Tx
 
 def search(ctx: Context, services: Services, tx: Tx, resource_type: str | None,
            params: Sequence[tuple[str, str]], *, path: str | None = None) -> Result:
-    options = ParseOptions(base_url=ctx.base_url, lenient=ctx.lenient, default_count=ctx.default_count)
+    options = ParseOptions(base_url=ctx.base_url, lenient=ctx.lenient, default_count=ctx.default_count,
+                           blinder=services.blinder)
     query = parse_search(resource_type, params, services.registry, options)
     summary = dict(params).get("_summary")
     if summary not in (None, "count", "true", "false", "text", "data"):
