@@ -24,11 +24,19 @@ class BlindIndexKey:
         if len(secret) < 32:
             raise ValueError("a blind-index key has at least 32 bytes")
         self._secret = secret
+        #: HMAC states with the key and a scope already absorbed; a digest copies one (scopes are few:
+        #: resource type x parameter x kind)
+        self._scoped: dict[str, hmac.HMAC] = {}
 
     @classmethod
     def load(cls, path: Path) -> BlindIndexKey:
         return cls(load_or_create_secret(path))
 
     def digest(self, scope: str, value: str) -> str:
-        message = scope.encode() + b"\x00" + value.encode()
-        return hmac.digest(self._secret, message, "sha256")[:DIGEST_BYTES].hex()
+        """HMAC-SHA256(key, scope || 0x00 || value), truncated to ``DIGEST_BYTES``, in hex."""
+        base = self._scoped.get(scope)
+        if base is None:
+            base = self._scoped[scope] = hmac.new(self._secret, scope.encode() + b"\x00", "sha256")
+        state = base.copy()
+        state.update(value.encode())
+        return state.digest()[:DIGEST_BYTES].hex()
