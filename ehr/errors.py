@@ -19,11 +19,13 @@ Hierarchy::
     ├── NotAcceptable              406 not-supported
     ├── Conflict                   409 conflict    version conflict, id clash
     ├── Gone                       410 deleted
+    │   └── Erased                 410 deleted     the patient's data key was destroyed (crypto-shredding)
     ├── PreconditionFailed         412 conflict    If-Match on a stale version, ambiguous conditional
     ├── PayloadTooLarge            413 too-long
     ├── UnsupportedMediaType       415 not-supported
     ├── Unprocessable              422 processing  invalid resource (carries element paths)
-    └── ServiceUnavailable         503 transient   a part of the service is not running
+    ├── ServiceUnavailable         503 transient   a part of the service (the key service) is not answering
+    └── StoredDataUnreadable       500 exception   a stored payload failed its integrity check
 
 Every message says what to do next.
 
@@ -121,6 +123,10 @@ class Gone(FhirError):
     code = "deleted"
 
 
+class Erased(Gone):
+    """Every version of the resource was sealed under a data key that was destroyed on purpose."""
+
+
 class PreconditionFailed(FhirError):
     status = 412
     code = "conflict"
@@ -144,6 +150,14 @@ class Unprocessable(FhirError):
 class ServiceUnavailable(FhirError):
     status = 503
     code = "transient"
+
+
+class StoredDataUnreadable(FhirError):
+    """A stored payload did not decrypt: it, its key row or its place was changed outside the service.
+    Deliberately says nothing more (the cause stays opaque)."""
+
+    status = 500
+    code = "exception"
 
 
 def operation_outcome(issues: list[Issue]) -> dict[str, Any]:

@@ -26,12 +26,28 @@ class Settings:
     models_dir: Path | None = None
     #: refuse to start unless the CUDA execution provider is really available
     require_gpu: bool = False
+    #: envelope encryption of stored resources and blind indexes of identifying search values; for a
+    #: database's whole life (switching it on an existing database leaves it unreadable)
+    encryption: bool = True
+    #: HashiCorp Vault holding the key-encryption keys (transit engine); None: local key files
+    vault_addr: str | None = None
+    vault_token: str | None = None
+    vault_mount: str = "transit"
+    #: unwrapped data keys kept in memory per process: at most this many, each for at most this long
+    #: (a shred reaches the other workers within the TTL; see ``ehr.crypto.cache``)
+    key_cache_size: int = 10_000
+    key_cache_ttl_s: float = 30.0
 
     @property
     def database_url(self) -> str:
         if self.db_url:
             return self.db_url
         return f"sqlite:///{(self.data_dir / 'ehr.db').resolve()}"
+
+    @property
+    def keys_dir(self) -> Path:
+        """Local key files: KEKs (``kek/``) and the blind-index key, created on first start."""
+        return self.data_dir / "keys"
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -43,6 +59,11 @@ class Settings:
             inference=os.environ.get("EHR_INFERENCE", "0") == "1",
             models_dir=Path(os.environ["EHR_MODELS_DIR"]) if os.environ.get("EHR_MODELS_DIR") else None,
             require_gpu=os.environ.get("EHR_REQUIRE_GPU", "0") == "1",
+            encryption=os.environ.get("EHR_ENCRYPTION", "1") != "0",
+            vault_addr=os.environ.get("EHR_VAULT_ADDR") or None,
+            vault_token=os.environ.get("EHR_VAULT_TOKEN") or None,
+            vault_mount=os.environ.get("EHR_VAULT_MOUNT") or "transit",
+            key_cache_ttl_s=float(os.environ.get("EHR_KEY_CACHE_TTL", "30")),
         )
 
     @property

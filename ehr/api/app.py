@@ -12,8 +12,11 @@ from fastapi import FastAPI, Request, Response
 
 from ehr.api import errors
 from ehr.api.fhir_routes import router as fhir_router
+from ehr.crypto.blind import BlindIndexKey
+from ehr.crypto.setup import open_blind_key, open_cipher
 from ehr.fhir import validation
 from ehr.fhir.interactions.context import Services
+from ehr.search.blind import Blinder
 from ehr.search.extract import extract_index_rows
 from ehr.search.paths import compile_all
 from ehr.search.registry import Registry
@@ -26,23 +29,34 @@ if TYPE_CHECKING:
     from inference.service import InferenceService
 
 
-def build_services(store: Store, registry: Registry | None = None) -> Services:
+def build_services(store: Store, registry: Registry | None = None, *,
+                   blind_key: BlindIndexKey | None = None) -> Services:
+    """The services over ``store``; with ``blind_key``, identifying search values are indexed and
+    searched as blind indexes (``ehr.search.blind``)."""
     reg = registry or Registry.load()
     compile_all(reg)
+    blinder = Blinder(blind_key) if blind_key is not None else None
 
     def indexer(resource: dict[str, Any]) -> Any:
-        return extract_index_rows(resource, reg)
+        rows = extract_index_rows(resource, reg)
+        return rows if blinder is None else blinder.rows(resource["resourceType"], rows)
 
-    return Services(store=store, indexer=indexer, registry=reg)
+    return Services(store=store, indexer=indexer, registry=reg, blinder=blinder)
 
 
 def open_store(settings: Settings) -> SqlStore:
-    """The SQL store for ``settings``, its schema migrated to the newest version."""
+    """The SQL store for ``settings``, its schema migrated to the newest version, sealing payloads with
+    envelope encryption unless ``settings.encryption`` is off."""
     if settings.db_url is None:
         settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     engine = make_engine(settings.database_url)
     migrate(engine)
-    return SqlStore(engine)
+    return SqlStore(engine, open_cipher(settings))
+
+
+def open_services(settings: Settings) -> Services:
+    """Store and services for ``settings``, as the server builds them (the CLI uses this too)."""
+    return build_services(open_store(settings), blind_key=open_blind_key(settings))
 
 
 def _start_inference(app: FastAPI, settings: Settings) -> InferenceService:
@@ -68,7 +82,7 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         owned = services is None
-        built = services or build_services(open_store(settings))
+        built = services or open_services(settings)
         models = _start_inference(app, settings) if settings.inference else None
         app.state.services = replace(built, suggester=models) if models is not None else built
         validation.warm_up()

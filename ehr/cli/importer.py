@@ -46,11 +46,11 @@ class FileResult:
 
 def run_import(settings: Settings, paths: list[Path], tenant: str, console: Console | None = None) -> int:
     """Import ``paths``; print a progress bar and a per-file table. Returns the exit code."""
-    from ehr.api.app import build_services, open_store
+    from ehr.api.app import open_services
 
     out = console or Console(stderr=True)
     files = sorted(collect_files(paths))
-    services = build_services(open_store(settings))
+    services = open_services(settings)
     assessor = _image_models(settings, files, out)
     ctx = Context(base_url="urn:ehr-import", principal=Principal(tenant=tenant, subject="ehr-import"))
     results = []
@@ -71,9 +71,9 @@ def run_import(settings: Settings, paths: list[Path], tenant: str, console: Cons
 
 def import_bundle(settings: Settings, body: dict[str, Any], tenant: str, key: str) -> bool:
     """Import one Bundle under the ledger ``key``; False when that key was imported before."""
-    from ehr.api.app import build_services, open_store
+    from ehr.api.app import open_services
 
-    services = build_services(open_store(settings))
+    services = open_services(settings)
     ctx = Context(base_url="urn:ehr-import", principal=Principal(tenant=tenant, subject="ehr-import"))
     try:
         if _seen(services, key):

@@ -8,13 +8,13 @@ from typing import Annotated
 
 import typer
 
+from ehr.cli.keys import DataDirOption, DbOption, VaultAddr, VaultToken
+from ehr.cli.keys import app as keys_app
 from ehr.settings import DEFAULT_DATA_DIR, Settings
 
 app = typer.Typer(help="FHIR R4 records service.", no_args_is_help=True, add_completion=False)
+app.add_typer(keys_app, name="keys")
 
-DbOption = Annotated[str | None, typer.Option("--db", help="SQLAlchemy URL, e.g. postgresql+psycopg://...; "
-                                                          "default: SQLite in --data-dir")]
-DataDirOption = Annotated[Path, typer.Option("--data-dir", help="folder for the embedded database")]
 
 
 @app.command()
@@ -29,6 +29,10 @@ def serve(
     inference: Annotated[bool, typer.Option(help="load the AI models ($ai-suggest, /v2, /metrics)")] = True,
     models: Annotated[Path | None, typer.Option(help="model repository folder (default: ./models)")] = None,
     require_gpu: Annotated[bool, typer.Option(help="fail at start unless the CUDA provider works")] = False,
+    encryption: Annotated[bool, typer.Option(help="encrypt stored resources, blind-index identifying search "
+                                                  "values (for a database's whole life)")] = True,
+    vault_addr: VaultAddr = None,
+    vault_token: VaultToken = None,
 ) -> None:
     """Run the FHIR server."""
     import uvicorn
@@ -36,13 +40,16 @@ def serve(
     from ehr.api.app import open_store
 
     settings = Settings(db_url=db, data_dir=data_dir, max_body_bytes=max_body, base_url=base_url,
-                        inference=inference, models_dir=models, require_gpu=require_gpu)
+                        inference=inference, models_dir=models, require_gpu=require_gpu, encryption=encryption,
+                        vault_addr=vault_addr, vault_token=vault_token)
     open_store(settings).close()  # migrate once before workers start
     if inference:
         _check_models(settings)
     os.environ.update({"EHR_DB": db or "", "EHR_DATA_DIR": str(data_dir), "EHR_MAX_BODY_BYTES": str(max_body),
                        "EHR_BASE_URL": base_url or "", "EHR_INFERENCE": "1" if inference else "0",
-                       "EHR_MODELS_DIR": str(models or ""), "EHR_REQUIRE_GPU": "1" if require_gpu else "0"})
+                       "EHR_MODELS_DIR": str(models or ""), "EHR_REQUIRE_GPU": "1" if require_gpu else "0",
+                       "EHR_ENCRYPTION": "1" if encryption else "0", "EHR_VAULT_ADDR": vault_addr or "",
+                       "EHR_VAULT_TOKEN": vault_token or ""})
     typer.echo(f"FHIR R4 endpoint: http://{host}:{port}/fhir  (database: {_describe(settings)})")
     if workers > 1:
         from ehr.api.workers import serve_workers
@@ -59,12 +66,16 @@ def import_(
     data_dir: DataDirOption = DEFAULT_DATA_DIR,
     tenant: Annotated[str, typer.Option(help="hospital (tenant) the records belong to")] = "default",
     inference: Annotated[bool, typer.Option(help="run the imaging model on DICOM files")] = True,
+    vault_addr: VaultAddr = None,
+    vault_token: VaultToken = None,
 ) -> None:
     """Import FHIR Bundles, resources, NDJSON and DICOM files or folders; resumable: what was
     imported before is skipped."""
     from ehr.cli.importer import run_import
 
-    code = run_import(Settings(db_url=db, data_dir=data_dir, inference=inference), paths, tenant)
+    settings = Settings(db_url=db, data_dir=data_dir, inference=inference, vault_addr=vault_addr,
+                        vault_token=vault_token)
+    code = run_import(settings, paths, tenant)
     raise typer.Exit(code)
 
 
@@ -73,11 +84,13 @@ def demo(
     db: DbOption = None,
     data_dir: DataDirOption = DEFAULT_DATA_DIR,
     patients: Annotated[int, typer.Option(help="patients per hospital")] = 2,
+    vault_addr: VaultAddr = None,
+    vault_token: VaultToken = None,
 ) -> None:
     """Load the demo data set (Synthea-style patients at three hospitals), once."""
     from ehr.cli.demo import load_demo
 
-    load_demo(Settings(db_url=db, data_dir=data_dir), patients)
+    load_demo(Settings(db_url=db, data_dir=data_dir, vault_addr=vault_addr, vault_token=vault_token), patients)
 
 
 def _check_models(settings: Settings) -> None:

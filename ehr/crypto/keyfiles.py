@@ -30,14 +30,23 @@ def check_private(path: Path) -> None:
 
 def write_private(path: Path, data: bytes) -> None:
     """Write ``data`` to a new file that only the owner can read (created 0600, in a 0700 folder).
-    Fails if the file already exists, so a key is never overwritten by accident."""
+    Fails if the file already exists, so a key is never overwritten by accident.
+
+    The file appears whole or not at all: the bytes go to a private temporary file first, which is
+    then hard-linked to ``path`` (an atomic create-if-absent), so a concurrent reader never sees a
+    half-written key."""
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:
-        os.write(fd, data)
-        os.fsync(fd)
+        try:
+            os.write(fd, data)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.link(temporary, path)
     finally:
-        os.close(fd)
+        temporary.unlink(missing_ok=True)
 
 
 def load_or_create_secret(path: Path, nbytes: int = 32) -> bytes:

@@ -9,10 +9,29 @@ from typing import Any
 import orjson
 
 from ehr.fhir.interactions.context import Services
+from ehr.search.index_rows import IndexRows
 from ehr.search.query import Criterion, ReferenceValue, SearchQuery
 from ehr.store.protocol import Tx
 
 PAGE = 1000
+#: compartment parameters naming the patient the record is about, tried before the others (an
+#: Observation's ``subject`` before its ``performer``)
+_PREFERRED = ("patient", "subject", "beneficiary", "individual")
+
+
+def owner_patient(resource_type: str, resource_id: str, rows: IndexRows | None, registry: Any) -> str | None:
+    """The patient a resource belongs to: the Patient itself, else the first Patient its compartment
+    parameters reference (``patient`` and ``subject`` first), read from its already extracted
+    reference rows; None when it is in no patient's compartment. Its data key is that patient's."""
+    if resource_type == "Patient":
+        return resource_id
+    codes: tuple[str, ...] = registry.patient_compartment(resource_type)
+    if not codes or rows is None:
+        return None
+    ordered = sorted(codes, key=lambda c: _PREFERRED.index(c) if c in _PREFERRED else len(_PREFERRED))
+    found = {r.param: r.target_id for r in reversed(rows.references)
+             if r.target_type == "Patient" and r.target_id and r.param in codes}
+    return next((found[c] for c in ordered if c in found), None)
 
 
 def patient_resources(services: Services, tx: Tx, patient_id: str, types: Iterable[str],

@@ -67,11 +67,12 @@ def _criterion(c: Criterion, record: VersionRecord, rows: IndexRows, graph: Grap
 
 
 def _chain(param: str, chain: Chain, rows: IndexRows, graph: Graph) -> bool:
+    inner = dict(chain.targets)
     for item in rows.references:
-        if item.param != param or item.target_type not in chain.targets or item.target_id is None:
+        if item.param != param or item.target_type not in inner or item.target_id is None:
             continue
         found = graph.resolve(item.target_type, item.target_id)
-        if found is not None and not found[0].deleted and _criterion(chain.inner, *found, graph):
+        if found is not None and not found[0].deleted and _criterion(inner[item.target_type], *found, graph):
             return True
     return False
 

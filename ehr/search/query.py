@@ -57,11 +57,11 @@ ParamType = Literal["token", "string", "reference", "date", "number", "quantity"
 
 @dataclass(frozen=True, slots=True)
 class Chain:
-    """``param[:Type].rest=v``: the reference ``param`` points at a resource of one of ``targets``
-    that meets ``inner`` (https://hl7.org/fhir/R4/search.html#chaining)."""
+    """``param[:Type].rest=v``: the reference ``param`` points at a resource of one of the target
+    types that meets that type's criterion (https://hl7.org/fhir/R4/search.html#chaining). ``rest`` is
+    parsed once per target type, since a parameter of one name can be indexed differently by type."""
 
-    targets: tuple[str, ...]
-    inner: Criterion
+    targets: tuple[tuple[str, Criterion], ...]
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,6 +13,7 @@ from typing import Any, Protocol
 
 from ehr.errors import BadRequest, Issue, UnknownParameter
 from ehr.search import query_values as qv
+from ehr.search.blind import Blinder
 from ehr.search.query import Chain, Criterion, ParamType, Reverse, SearchQuery, TotalMode, UriValue, Value
 
 #: result parameters handled by the HTTP layer or the query itself
@@ -53,6 +54,8 @@ class ParseOptions:
     base_url: str
     lenient: bool = False
     default_count: int = 20
+    #: rewrites criteria on blind-indexed parameters into digests (``ehr.search.blind``)
+    blinder: Blinder | None = None
 
 
 def parse_search(resource_type: str | None, pairs: Sequence[tuple[str, str]], registry: ParamLookup,
@@ -113,11 +116,17 @@ def _criterion(name: str, raw: str, resource_type: str | None, registry: ParamLo
     if modifier == "missing":
         if raw not in ("true", "false"):
             raise BadRequest(f"'{name}' takes true or false.")
-        return Criterion(code, kind, modifier, (), missing=raw == "true")
+        return _blinded(resource_type, Criterion(code, kind, modifier, (), missing=raw == "true"), options)
     values = tuple(_value(kind, part, name, options) for part in qv.split_unescaped(raw, ",") if part)
     if not values:
         raise BadRequest(f"Search parameter '{name}' has no value; give one or leave it out.")
-    return Criterion(code, kind, modifier or None, values)
+    return _blinded(resource_type, Criterion(code, kind, modifier or None, values), options)
+
+
+def _blinded(resource_type: str | None, criterion: Criterion, options: ParseOptions) -> Criterion:
+    """``criterion`` on ``resource_type`` as the index stores it: digests for blind-indexed parameters
+    (``ehr.search.blind``), at every link of a chain."""
+    return criterion if options.blinder is None else options.blinder.criterion(resource_type, criterion)
 
 
 def _chain(head: str, rest: str, name: str, raw: str, resource_type: str | None, registry: ParamLookup,
@@ -138,12 +147,8 @@ def _chain(head: str, rest: str, name: str, raw: str, resource_type: str | None,
     if not usable:
         raise _unsupported(name, f"None of the types '{code}' points at ({', '.join(targets)}) has a search "
                                  f"parameter '{next_code}'; name the type with '{code}:[Type].{next_code}'.")
-    inner = [_criterion(rest, raw, t, registry, options, depth + 1) for t in usable]
-    kinds = {c.type for c in inner}
-    if len(kinds) > 1:
-        raise _unsupported(name, f"'{next_code}' has different types on {', '.join(usable)}; name one type "
-                                 f"with '{code}:[Type].{next_code}'.")
-    return Criterion(code, "reference", None, (), link=Chain(tuple(usable), inner[0]))
+    inner = tuple((t, _criterion(rest, raw, t, registry, options, depth + 1)) for t in usable)
+    return Criterion(code, "reference", None, (), link=Chain(inner))
 
 
 def _reverse(name: str, raw: str, resource_type: str | None, registry: ParamLookup, options: ParseOptions,

@@ -46,7 +46,7 @@ _TABLES = {"token": idx_token, "string": idx_string, "reference": idx_reference,
 
 def where_clause(query: SearchQuery) -> ColumnElement[bool]:
     """The WHERE condition selecting current, non-deleted resources that match every criterion."""
-    conditions: list[ColumnElement[bool]] = [resources.c.deleted == false()]
+    conditions: list[ColumnElement[bool]] = [resources.c.deleted == false(), resources.c.erased == false()]
     if query.resource_type is not None:
         conditions.append(resources.c.res_type == query.resource_type)
     conditions.extend(_criterion(query.resource_type, c, resources) for c in query.criteria)
@@ -94,10 +94,10 @@ def _chain(resource_type: str | None, param: str, chain: Chain, r: FromClause) -
     """Rows of ``r`` whose reference ``param`` points at a current target meeting the inner criterion."""
     ref = idx_reference.alias()
     targets = []
-    for target_type in chain.targets:
+    for target_type, inner in chain.targets:
         t = resources.alias()
         matching = select(t.c.res_id).where(t.c.res_type == target_type, t.c.deleted == false(),
-                                            _criterion(target_type, chain.inner, t))
+                                            t.c.erased == false(), _criterion(target_type, inner, t))
         targets.append(and_(ref.c.target_type == target_type, ref.c.target_id.in_(matching)))
     scope = [ref.c.param == param, or_(*targets)]
     if resource_type is not None:
@@ -112,6 +112,7 @@ def _reverse(resource_type: str | None, has: Reverse, r: FromClause) -> ColumnEl
     referring = (select(ref.c.target_id).join(source, source.c.pk == ref.c.pk)
                  .where(ref.c.res_type == has.source_type, ref.c.param == has.param,
                         ref.c.target_type == resource_type, source.c.deleted == false(),
+                        source.c.erased == false(),
                         _criterion(has.source_type, has.inner, source)))
     return r.c.res_id.in_(referring)
 

@@ -45,6 +45,8 @@ class PendingWrite:
     body: bytes | None
     index: IndexRows | None
     expected_version: int | None
+    #: the patient whose compartment the resource belongs to (its data key); None: none
+    patient: str | None = None
 
     @property
     def deleted(self) -> bool:

@@ -9,7 +9,7 @@ from pathlib import Path
 import pydicom
 from rich.console import Console
 
-from ehr.api.app import build_services, open_store
+from ehr.api.app import open_services
 from ehr.auth.boundary import Principal
 from ehr.cli.importer import run_import
 from ehr.fhir.interactions import search
@@ -20,7 +20,7 @@ TEST_FILES = Path(pydicom.__file__).parent / "data" / "test_files"
 
 
 def _count(settings: Settings, resource_type: str, params: list[tuple[str, str]] | None = None) -> int:
-    services = build_services(open_store(settings))
+    services = open_services(settings)
     ctx = Context(base_url="http://test/fhir", principal=Principal("hospital-a"))
     try:
         with services.store.unit_of_work(write=False) as tx:

@@ -16,7 +16,7 @@ import pytest
 from rich.console import Console
 from typer.testing import CliRunner
 
-from ehr.api.app import build_services, open_store
+from ehr.api.app import open_services, open_store
 from ehr.auth.boundary import Principal
 from ehr.cli.importer import run_import
 from ehr.cli.main import app
@@ -64,7 +64,7 @@ class Store:
         self.settings = settings
 
     def count(self, resource_type: str, **params: str) -> int:
-        services = build_services(open_store(self.settings))
+        services = open_services(self.settings)
         ctx = Context(base_url="http://test/fhir", principal=Principal(tenant=TENANT))
         try:
             with services.store.unit_of_work(write=False) as tx:
@@ -138,7 +138,7 @@ def test_bundle_ndjson_and_folder_then_rerun_skips_all(settings: Settings, tmp_p
 
 
 def _bundled_patient_id(store: Store) -> str:
-    services = build_services(open_store(store.settings))
+    services = open_services(store.settings)
     ctx = Context(base_url="http://test/fhir", principal=Principal(tenant=TENANT))
     try:
         with services.store.unit_of_work(write=False) as tx:

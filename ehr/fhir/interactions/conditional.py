@@ -22,7 +22,8 @@ def find_matches(ctx: Context, services: Services, tx: Tx, resource_type: str,
         raise BadRequest("Conditional criteria are empty; give search parameters such as "
                          "identifier=http://hospital.example/mrn|123.")
     query = parse_search(resource_type, pairs, services.registry,
-                         ParseOptions(base_url=ctx.base_url, lenient=False, default_count=limit))
+                         ParseOptions(base_url=ctx.base_url, lenient=False, default_count=limit,
+                                      blinder=services.blinder))
     return tx.search(query).records
 
 

@@ -9,6 +9,7 @@ from typing import Any, Literal, Protocol
 
 from ehr.audit.boundary import Auditor, NoAudit
 from ehr.auth.boundary import AllowAll, Authorizer, Principal
+from ehr.search.blind import Blinder
 from ehr.search.index_rows import IndexRows
 from ehr.store.protocol import Store
 from ehr.store.records import VersionRecord
@@ -52,6 +53,8 @@ class Services:
     auditor: Auditor = field(default_factory=NoAudit)
     #: None when the models are not loaded (``Settings.inference`` off)
     suggester: Suggester | None = None
+    #: rewrites searches on blind-indexed parameters (None: index values stored in the clear)
+    blinder: Blinder | None = None
 
 
 @dataclass(slots=True)

@@ -18,7 +18,8 @@ from ehr.store.records import VersionRecord
 
 def search(ctx: Context, services: Services, tx: Tx, resource_type: str | None,
            params: Sequence[tuple[str, str]], *, path: str | None = None) -> Result:
-    options = ParseOptions(base_url=ctx.base_url, lenient=ctx.lenient, default_count=ctx.default_count)
+    options = ParseOptions(base_url=ctx.base_url, lenient=ctx.lenient, default_count=ctx.default_count,
+                           blinder=services.blinder)
     query = parse_search(resource_type, params, services.registry, options)
     includes, include_echo = parse_includes(resource_type, params, services.registry, lenient=ctx.lenient)
     summary = dict(params).get("_summary")

@@ -13,6 +13,7 @@ from typing import Any
 import orjson
 
 from ehr.errors import BadRequest
+from ehr.fhir.compartment import owner_patient
 from ehr.fhir.interactions.context import Context, Services
 from ehr.store.records import Method, PendingWrite, VersionRecord, now_us, to_instant
 
@@ -37,10 +38,12 @@ def pending(ctx: Context, services: Services, resource: dict[str, Any], resource
     version = 1 if previous is None else previous.version + 1
     when = updated if updated is not None else now_us()
     stamped = stamp(resource, resource_id, version, when)
+    rows = services.indexer(stamped)
     return PendingWrite(
         resource_type=stamped["resourceType"], id=resource_id, version=version, last_updated=when,
-        tenant=ctx.tenant, method=method, body=orjson.dumps(stamped), index=services.indexer(stamped),
+        tenant=ctx.tenant, method=method, body=orjson.dumps(stamped), index=rows,
         expected_version=None if previous is None else previous.version,
+        patient=owner_patient(stamped["resourceType"], resource_id, rows, services.registry),
     )
 
 

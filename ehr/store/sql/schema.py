@@ -4,6 +4,11 @@
 integer key that the search index tables join on; ``resource_versions`` keeps every version ever
 written, in write order (``seq``). Index tables hold one row per extracted value, one table per
 value type, as HAPI FHIR and Microsoft's FHIR server do. Every row carries its tenant (hospital).
+
+Bodies are envelopes (``ehr.crypto.envelope``) under the data key of the row's ``patient`` (the owner
+of the resource's patient compartment; NULL: the tenant's shared key). ``data_keys`` holds those keys,
+wrapped by the tenant's key-encryption key; ``erased`` marks the versions of a patient whose key was
+destroyed (``ehr keys shred``).
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    false,
 )
 
 metadata = MetaData()
@@ -38,8 +44,11 @@ resources = Table(
     Column("last_updated", BigInteger, nullable=False),
     Column("deleted", Boolean, nullable=False),
     Column("body", LargeBinary, nullable=True),
+    Column("patient", String(64), nullable=True),
+    Column("erased", Boolean, nullable=False, server_default=false()),
     UniqueConstraint("res_type", "res_id", name="uq_resources_type_id"),
     Index("ix_resources_type_updated", "res_type", "last_updated"),
+    Index("ix_resources_tenant_patient", "tenant", "patient"),
 )
 
 resource_versions = Table(
@@ -54,9 +63,28 @@ resource_versions = Table(
     Column("method", String(8), nullable=False),
     Column("deleted", Boolean, nullable=False),
     Column("body", LargeBinary, nullable=True),
+    Column("patient", String(64), nullable=True),
+    Column("erased", Boolean, nullable=False, server_default=false()),
     UniqueConstraint("res_type", "res_id", "version", name="uq_versions_type_id_version"),
     Index("ix_versions_updated", "last_updated"),
     Index("ix_versions_type_updated", "res_type", "last_updated"),
+    Index("ix_versions_tenant_patient", "tenant", "patient"),
+)
+
+data_keys = Table(
+    "data_keys",
+    metadata,
+    Column("key_id", String(64), primary_key=True),
+    Column("tenant", String(64), nullable=False),
+    #: ``patient:<id>`` or ``tenant`` (the shared key); NULL once the key was destroyed
+    Column("owner", String(80), nullable=True),
+    Column("kek_version", Integer, nullable=False),
+    #: the data key wrapped by the tenant's KEK; NULL once destroyed (crypto-shredding)
+    Column("wrapped", LargeBinary, nullable=True),
+    Column("created", BigInteger, nullable=False),
+    Column("erased", BigInteger, nullable=True),
+    UniqueConstraint("tenant", "owner", name="uq_data_keys_tenant_owner"),
+    Index("ix_data_keys_tenant_version", "tenant", "kek_version"),
 )
 
 

@@ -22,25 +22,33 @@ from sqlalchemy import Connection, Engine, Row, Table, and_, delete, exists, fal
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
 
-from ehr.crypto.boundary import IdentityCipher, PayloadCipher, PayloadContext
-from ehr.errors import Conflict
+from ehr.crypto.boundary import DataKeyErased, IdentityCipher, PayloadCipher, PayloadContext
+from ehr.crypto.envelope import DecryptionError
+from ehr.crypto.kek import KekUnavailable
+from ehr.errors import Conflict, Erased, ServiceUnavailable, StoredDataUnreadable
 from ehr.search import sql as search_sql
 from ehr.search.query import SearchQuery
 from ehr.store.protocol import HistoryQuery, SearchPage
 from ehr.store.records import PendingWrite, VersionRecord, now_us
+from ehr.store.sql.data_keys import SqlKeyTable
 from ehr.store.sql.schema import INDEX_TABLES, idx_reference, import_ledger, resource_versions, resources
 
-_CURRENT = ("SELECT res_type, res_id, tenant, version, last_updated, deleted, body FROM resources "
+_CURRENT = ("SELECT res_type, res_id, tenant, version, last_updated, deleted, body, erased FROM resources "
             "WHERE res_type = ? AND res_id = ?")
-_VERSION = ("SELECT res_type, res_id, tenant, version, last_updated, deleted, body, method FROM resource_versions "
-            "WHERE res_type = ? AND res_id = ? AND version = ?")
+_VERSION = ("SELECT res_type, res_id, tenant, version, last_updated, deleted, body, erased, method "
+            "FROM resource_versions WHERE res_type = ? AND res_id = ? AND version = ?")
 #: parameters answered from the ``resources`` columns (res_id, last_updated), so never stored as rows
 _COLUMN_PARAMS = frozenset({"_id", "_lastUpdated"})
 _ROW_FIELDS = ("tokens", "strings", "references", "dates", "numbers", "quantities", "uris")
-_RESOURCE_INSERT = ("INSERT INTO resources (pk, res_type, res_id, tenant, version, last_updated, deleted, body) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
+_RESOURCE_INSERT = ("INSERT INTO resources (pk, res_type, res_id, tenant, version, last_updated, deleted, body, "
+                    "patient) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)")
 _VERSION_INSERT = ("INSERT INTO resource_versions (res_type, res_id, version, tenant, last_updated, method, "
-                   "deleted, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
+                   "deleted, body, patient) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)")
+
+
+def _erased(resource_type: str, resource_id: str) -> Erased:
+    return Erased(f"{resource_type}/{resource_id} was erased: its patient's data key was destroyed (crypto-shredding), "
+                  "so none of its versions can be read again.")
 
 
 @functools.cache
@@ -114,6 +122,7 @@ class SqlTx:
     def __init__(self, conn: Connection, cipher: PayloadCipher, *, for_update_ok: bool) -> None:
         self.conn = conn
         self.cipher = cipher
+        self.keys = SqlKeyTable(conn)
         self._for_update_ok = for_update_ok
 
     def current(self, resource_type: str, id: str, *, for_update: bool = False) -> VersionRecord | None:
@@ -123,7 +132,7 @@ class SqlTx:
 
     def version(self, resource_type: str, id: str, version: int) -> VersionRecord | None:
         row = self._first(_VERSION, (resource_type, id, version))
-        return None if row is None else self._from_tuple(row, row[7])
+        return None if row is None else self._from_tuple(row, row[8])
 
     def _first(self, sql: str, params: tuple[Any, ...]) -> tuple[Any, ...] | None:
         """One row of a hot-path query, through the driver's cursor (no statement building or
@@ -139,11 +148,26 @@ class SqlTx:
         return None if row is None else tuple(row)
 
     def _from_tuple(self, row: tuple[Any, ...], method: str) -> VersionRecord:
-        res_type, res_id, tenant, version, last_updated, deleted, body = row[:7]
+        res_type, res_id, tenant, version, last_updated, deleted, body, erased = row[:8]
+        if erased:
+            raise _erased(res_type, res_id)
         if body is not None:
-            body = self.cipher.open(bytes(body), PayloadContext(tenant, res_type, res_id, version))
+            body = self._open(bytes(body), PayloadContext(tenant, res_type, res_id, version))
         return VersionRecord(res_type, res_id, version, last_updated, tenant, bool(deleted),
                              method, body)  # type: ignore[arg-type]
+
+    def _open(self, body: bytes, context: PayloadContext) -> bytes:
+        """The payload in the clear; the crypto failures translated into the service's errors."""
+        try:
+            return self.cipher.open(body, context, self.keys)
+        except DataKeyErased:
+            raise _erased(context.resource_type, context.id) from None
+        except DecryptionError:
+            raise StoredDataUnreadable(
+                f"{context.resource_type}/{context.id} version {context.version} failed its integrity check "
+                "and was not returned; restore it from backup and tell the security officer.") from None
+        except KekUnavailable as exc:
+            raise ServiceUnavailable(f"The key service is not answering ({exc}); retry shortly.") from None
 
     def write(self, writes: Sequence[PendingWrite]) -> list[VersionRecord]:
         if not writes:
@@ -156,7 +180,7 @@ class SqlTx:
                       if w.expected_version is not None]
             self._replace_index_rows(keyed)
             self._executemany(_VERSION_INSERT, [
-                (w.resource_type, w.id, w.version, w.tenant, w.last_updated, w.method, w.deleted, b)
+                (w.resource_type, w.id, w.version, w.tenant, w.last_updated, w.method, w.deleted, b, w.patient)
                 for w, b in zip(writes, sealed, strict=True)])
         except (IntegrityError, psycopg.IntegrityError) as exc:
             raise Conflict(
@@ -167,7 +191,7 @@ class SqlTx:
 
     def history(self, query: HistoryQuery) -> list[VersionRecord]:
         v = resource_versions.c
-        stmt = select(resource_versions)
+        stmt = select(resource_versions).where(v.erased == false())
         if query.resource_type is not None:
             stmt = stmt.where(v.res_type == query.resource_type)
         if query.id is not None:
@@ -182,7 +206,7 @@ class SqlTx:
         if query.before_seq is not None:
             stmt = stmt.where(v.seq < query.before_seq)
         rows = self.conn.execute(stmt.order_by(v.seq.desc()).limit(query.count)).all()
-        return [self._record(r, r.method, seq=r.seq) for r in rows]
+        return self._records(rows, lambda r: (r.method, r.seq))
 
     def search(self, query: SearchQuery) -> SearchPage:
         rows = self.conn.execute(search_sql.page_statement(query)).all()
@@ -191,7 +215,7 @@ class SqlTx:
         total = None
         if query.total != "none":
             total = int(self.conn.execute(search_sql.count_statement(query)).scalar_one())
-        records = [self._record(r, "PUT", seq=r.pk) for r in rows]
+        records = self._records(rows, lambda r: ("PUT", r.pk))
         return SearchPage(records, total, str(rows[-1].pk) if more and rows else None)
 
     def read_many(self, keys: Sequence[tuple[str, str]]) -> list[VersionRecord]:
@@ -199,8 +223,8 @@ class SqlTx:
         found: list[VersionRecord] = []
         for chunk in _chunks(list(dict.fromkeys(keys))):
             rows = self.conn.execute(select(resources).where(
-                tuple_(c.res_type, c.res_id).in_(chunk), c.deleted == false())).all()
-            found.extend(self._record(r, "PUT", seq=r.pk) for r in rows)
+                tuple_(c.res_type, c.res_id).in_(chunk), c.deleted == false(), c.erased == false())).all()
+            found.extend(self._records(rows, lambda r: ("PUT", r.pk)))
         return found
 
     def outgoing(self, keys: Sequence[tuple[str, str]], param: str | None) -> list[tuple[str, str]]:
@@ -228,9 +252,9 @@ class SqlTx:
         keys = sorted(pks)[:limit]
         found: list[VersionRecord] = []
         for chunk in _chunks(keys):
-            rows = self.conn.execute(select(resources).where(resources.c.pk.in_(chunk),
-                                                             resources.c.deleted == false())).all()
-            found.extend(self._record(r, "PUT", seq=r.pk) for r in rows)
+            rows = self.conn.execute(select(resources).where(
+                resources.c.pk.in_(chunk), resources.c.deleted == false(), resources.c.erased == false())).all()
+            found.extend(self._records(rows, lambda r: ("PUT", r.pk)))
         return found
 
     def lock(self, key: str) -> None:
@@ -251,7 +275,7 @@ class SqlTx:
             return []
         keys = self._allocate_keys(len(creates))
         self._executemany(_RESOURCE_INSERT, [
-            (pk, w.resource_type, w.id, w.tenant, w.version, w.last_updated, w.deleted, body)
+            (pk, w.resource_type, w.id, w.tenant, w.version, w.last_updated, w.deleted, body, w.patient)
             for pk, (w, body) in zip(keys, creates, strict=True)])
         return [(pk, w) for pk, (w, _) in zip(keys, creates, strict=True)]
 
@@ -270,7 +294,8 @@ class SqlTx:
         stmt = (
             update(resources)
             .where(and_(c.res_type == w.resource_type, c.res_id == w.id, c.version == w.expected_version))
-            .values(tenant=w.tenant, version=w.version, last_updated=w.last_updated, deleted=w.deleted, body=body)
+            .values(tenant=w.tenant, version=w.version, last_updated=w.last_updated, deleted=w.deleted, body=body,
+                    patient=w.patient)
             .returning(c.pk)
         )
         pk = self.conn.execute(stmt).scalar()
@@ -321,12 +346,28 @@ class SqlTx:
     def _seal(self, w: PendingWrite) -> bytes | None:
         if w.body is None:
             return None
-        return self.cipher.seal(w.body, PayloadContext(w.tenant, w.resource_type, w.id, w.version))
+        try:
+            return self.cipher.seal(w.body, PayloadContext(w.tenant, w.resource_type, w.id, w.version, w.patient),
+                                    self.keys)
+        except KekUnavailable as exc:
+            raise ServiceUnavailable(f"The key service is not answering ({exc}); nothing was written, retry "
+                                     "shortly.") from None
+
+    def _records(self, rows: Sequence[Row[Any]], how: Callable[[Row[Any]], tuple[str, int]]) -> list[VersionRecord]:
+        """The records of a page, leaving out any whose key was shredded while it was being written
+        (those rows are not marked erased, but can never be read)."""
+        out = []
+        for row in rows:
+            try:
+                out.append(self._record(row, *how(row)))
+            except Erased:
+                continue
+        return out
 
     def _record(self, row: Row[Any], method: str, seq: int = 0) -> VersionRecord:
         body = row.body
         if body is not None:
-            body = self.cipher.open(body, PayloadContext(row.tenant, row.res_type, row.res_id, row.version))
+            body = self._open(bytes(body), PayloadContext(row.tenant, row.res_type, row.res_id, row.version))
         return VersionRecord(row.res_type, row.res_id, row.version, row.last_updated, row.tenant,
                              bool(row.deleted), method, body, seq)  # type: ignore[arg-type]
 
