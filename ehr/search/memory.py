@@ -9,6 +9,7 @@ from collections.abc import Iterable
 from typing import Any, Protocol, assert_never
 
 from ehr.search.index_rows import IndexRows
+from ehr.search.paging import sort_column
 from ehr.search.prefixes import range_condition
 from ehr.search.query import (
     Chain,
@@ -17,6 +18,8 @@ from ehr.search.query import (
     ReferenceValue,
     Reverse,
     SearchQuery,
+    SortKey,
+    SortValue,
     StringValue,
     TokenValue,
     UriValue,
@@ -64,6 +67,20 @@ def _criterion(c: Criterion, record: VersionRecord, rows: IndexRows, graph: Grap
         return (not items) if c.missing else bool(items)
     hit = any(_value(c, v, item) for item in items for v in c.values)
     return not hit if c.modifier == "not" else hit
+
+
+def sort_value(key: SortKey, record: VersionRecord, rows: IndexRows) -> SortValue:
+    """The in-memory twin of ``ehr.search.sql._sort_value``."""
+    if key.type == "id":
+        return record.id
+    if key.type == "lastUpdated":
+        return record.last_updated
+    column = sort_column(key)
+    values = [getattr(r, column) for r in getattr(rows, _FIELDS[key.type]) if r.param == key.param]
+    values = [v for v in values if v is not None]
+    if not values:
+        return None
+    return max(values) if key.descending else min(values)  # type: ignore[no-any-return]
 
 
 def _chain(param: str, chain: Chain, rows: IndexRows, graph: Graph) -> bool:

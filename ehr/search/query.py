@@ -87,13 +87,39 @@ class Criterion:
     link: Chain | Reverse | None = None
 
 
+SortValue = int | float | str | None
+
+
+@dataclass(frozen=True, slots=True)
+class SortKey:
+    """One key of ``_sort`` (https://hl7.org/fhir/R4/search.html#sort). A resource with several values
+    sorts by its smallest (ascending) or largest (descending); one with none sorts last."""
+
+    param: str
+    type: ParamType
+    descending: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Position:
+    """A place in the result order, between rows: the sort values and key of the row it follows (or,
+    ``backward``, precedes). Keyset paging from a position stays correct while others write."""
+
+    values: tuple[SortValue, ...]
+    pk: int
+    backward: bool = False
+
+
 @dataclass(frozen=True, slots=True)
 class SearchQuery:
     resource_type: str | None
     criteria: tuple[Criterion, ...] = ()
     count: int = 20
-    #: opaque keyset cursor: the last key of the previous page
+    #: keyset cursor in the default order (by key): the last key of the previous page
     after: int | None = None
     total: TotalMode = "none"
     #: the parameters as understood, for the Bundle's self link
     echo: tuple[tuple[str, str], ...] = field(default=())
+    sort: tuple[SortKey, ...] = ()
+    #: where a page of a sorted search, or a page before another, starts (``after`` is then None)
+    position: Position | None = None

@@ -13,11 +13,15 @@ from typing import Any, Protocol
 
 from ehr.errors import BadRequest, Issue, UnknownParameter
 from ehr.search import query_values as qv
-from ehr.search.blind import Blinder
-from ehr.search.query import Chain, Criterion, ParamType, Reverse, SearchQuery, TotalMode, UriValue, Value
+from ehr.search.blind import Blinder, is_blind
+from ehr.search.paging import decode_cursor
+from ehr.search.query import Chain, Criterion, ParamType, Reverse, SearchQuery, SortKey, TotalMode, UriValue, Value
 
 #: result parameters handled by the HTTP layer or the query itself
-RESULT_PARAMETERS = frozenset({"_count", "_total", "_format", "_pretty", "_summary", "_elements", "_cursor"})
+RESULT_PARAMETERS = frozenset({"_count", "_total", "_format", "_pretty", "_summary", "_elements", "_cursor",
+                               "_sort"})
+#: parameter types a search can be sorted by
+SORTABLE = frozenset({"id", "lastUpdated", "token", "string", "reference", "date", "number", "quantity", "uri"})
 MAX_COUNT = 1000
 COMMON_PARAMETERS = frozenset({"_id", "_lastUpdated", "_tag", "_profile", "_security", "_source"})
 #: handled by the interaction after the page is found (https://hl7.org/fhir/R4/search.html#include)
@@ -75,14 +79,44 @@ def parse_search(resource_type: str | None, pairs: Sequence[tuple[str, str]], re
                 problems.extend(exc.issues)
     if problems:
         raise UnknownParameter(problems[0].diagnostics, issues=problems)
+    sort = _sort(resource_type, pairs, registry, options)
+    raw_cursor = _last(pairs, "_cursor")
+    position = None if raw_cursor is None else decode_cursor(raw_cursor, sort)
+    plain = position is not None and not position.values and not position.backward
     return SearchQuery(
         resource_type=resource_type,
         criteria=tuple(criteria),
         count=_count(pairs, options.default_count),
-        after=_cursor(pairs),
+        after=position.pk if plain and position is not None else None,
         total=_total(pairs),
         echo=tuple(echo),
+        sort=sort,
+        position=None if plain else position,
     )
+
+
+def _sort(resource_type: str | None, pairs: Sequence[tuple[str, str]], registry: ParamLookup,
+          options: ParseOptions) -> tuple[SortKey, ...]:
+    """``_sort=a,-b`` (https://hl7.org/fhir/R4/search.html#sort): keys in order, ``-`` for descending."""
+    raw = _last(pairs, "_sort")
+    if not raw:
+        return ()
+    known = _known_params(resource_type, registry)
+    keys: list[SortKey] = []
+    for part in raw.split(","):
+        code = part.removeprefix("-")
+        param = known.get(code)
+        if param is None:
+            raise _unsupported("_sort", f"_sort: '{code}' is not a search parameter of "
+                                        f"{resource_type or 'every resource type'}.")
+        kind = _kind(code, _declared(param))
+        if kind not in SORTABLE:
+            raise _unsupported("_sort", f"_sort: '{code}' is a {kind} parameter; results cannot be sorted by it.")
+        if options.blinder is not None and resource_type and is_blind(resource_type, code):
+            raise _unsupported("_sort", f"_sort: '{code}' is stored as a keyed digest (blind index), which has "
+                                        "no meaningful order; sort by another parameter.")
+        keys.append(SortKey(code, kind, part.startswith("-")))
+    return tuple(keys)
 
 
 def _known_params(resource_type: str | None, registry: ParamLookup) -> Mapping[str, Any]:
@@ -216,15 +250,6 @@ def _count(pairs: Sequence[tuple[str, str]], default: int) -> int:
     if not raw.isdigit():
         raise BadRequest(f"_count must be a non-negative whole number, not '{raw}'.")
     return min(int(raw), MAX_COUNT)
-
-
-def _cursor(pairs: Sequence[tuple[str, str]]) -> int | None:
-    raw = _last(pairs, "_cursor")
-    if raw is None:
-        return None
-    if not raw.isdigit() or int(raw) > 2**63 - 1:
-        raise BadRequest("_cursor is not valid; follow the Bundle's next link instead of building it.")
-    return int(raw)
 
 
 def _total(pairs: Sequence[tuple[str, str]]) -> TotalMode:

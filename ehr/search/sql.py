@@ -15,14 +15,18 @@ from typing import Any, assert_never
 
 from sqlalchemy import ColumnElement, FromClause, Select, and_, false, func, not_, or_, select, true
 
+from ehr.search.paging import query_position, sort_column
 from ehr.search.prefixes import range_condition
 from ehr.search.query import (
     Chain,
     Criterion,
+    Position,
     RangeValue,
     ReferenceValue,
     Reverse,
     SearchQuery,
+    SortKey,
+    SortValue,
     StringValue,
     TokenValue,
     UriValue,
@@ -54,10 +58,59 @@ def where_clause(query: SearchQuery) -> ColumnElement[bool]:
 
 
 def page_statement(query: SearchQuery) -> Select[Any]:
-    stmt = select(resources).where(where_clause(query))
-    if query.after is not None:
-        stmt = stmt.where(resources.c.pk > query.after)
-    return stmt.order_by(resources.c.pk).limit(query.count + 1)
+    """One page (plus one row, to tell whether more follow) in the result order. Rows of a sorted or
+    backward page carry their sort values as ``s0``, ``s1``...; a backward page comes in reverse order."""
+    position = query_position(query)
+    if not query.sort and (position is None or not position.backward):
+        stmt = select(resources).where(where_clause(query))
+        if position is not None:
+            stmt = stmt.where(resources.c.pk > position.pk)
+        return stmt.order_by(resources.c.pk).limit(query.count + 1)
+    values = [_sort_value(k).label(f"s{i}") for i, k in enumerate(query.sort)]
+    inner = select(resources, *values).where(where_clause(query)).subquery()
+    keys = [inner.c[f"s{i}"] for i in range(len(query.sort))]
+    backward = position is not None and position.backward
+    order = []
+    for key, column in zip(query.sort, keys, strict=True):
+        term = column.desc() if key.descending != backward else column.asc()
+        order.append(term.nulls_first() if backward else term.nulls_last())
+    order.append(inner.c.pk.desc() if backward else inner.c.pk.asc())
+    stmt = select(inner)
+    if position is not None:
+        stmt = stmt.where(_beyond(keys, inner.c.pk, query.sort, position))
+    return stmt.order_by(*order).limit(query.count + 1)
+
+
+def _sort_value(key: SortKey) -> Any:
+    """A resource's value of one sort key: a column, or its smallest (largest, descending) indexed value."""
+    if key.type == "id":
+        return resources.c.res_id
+    if key.type == "lastUpdated":
+        return resources.c.last_updated
+    table = _TABLES[key.type]
+    column = sort_column(key)
+    pick = func.max if key.descending else func.min
+    return (select(pick(table.c[column])).where(table.c.pk == resources.c.pk, table.c.param == key.param)
+            .scalar_subquery())
+
+
+def _beyond(keys: list[Any], pk: Any, sort: tuple[SortKey, ...], position: Position) -> ColumnElement[bool]:
+    """Rows after ``position`` in the result order (before it, for a backward position); a missing
+    value sorts after every present one."""
+    options: list[ColumnElement[bool]] = []
+    equal: list[ColumnElement[bool]] = []
+    for key, column, value in zip(sort, keys, position.values, strict=True):
+        options.append(and_(*equal, _past(column, value, key.descending, position.backward)))
+        equal.append(column.is_(None) if value is None else column == value)
+    options.append(and_(*equal, pk < position.pk if position.backward else pk > position.pk))
+    return or_(*options)
+
+
+def _past(column: Any, value: SortValue, descending: bool, backward: bool) -> ColumnElement[bool]:
+    if value is None:
+        return column.is_not(None) if backward else false()
+    beyond = (column < value) if descending != backward else (column > value)
+    return beyond if backward else or_(beyond, column.is_(None))
 
 
 def count_statement(query: SearchQuery) -> Select[Any]:

@@ -13,8 +13,9 @@ from dataclasses import dataclass, field, replace
 
 from ehr.errors import Conflict
 from ehr.search.index_rows import IndexRows
-from ehr.search.memory import matches
-from ehr.search.query import SearchQuery
+from ehr.search.memory import matches, sort_value
+from ehr.search.paging import order_rows, page_of
+from ehr.search.query import SearchQuery, SortValue
 from ehr.store.protocol import HistoryQuery, SearchPage
 from ehr.store.records import PendingWrite, VersionRecord
 
@@ -99,18 +100,18 @@ class MemoryTx:
         return selected[: query.count]
 
     def search(self, query: SearchQuery) -> SearchPage:
-        hits = sorted(
-            (self.state.keys[key], record)
+        hits = [
+            (self.state.keys[key], record, self.state.index.get(key, IndexRows()))
             for key, record in self.state.current.items()
             if matches(query, record, self.state.index.get(key, IndexRows()), self)
-        )
+        ]
         total = len(hits) if query.total != "none" else None
-        if query.after is not None:
-            hits = [h for h in hits if h[0] > query.after]
-        page = hits[: query.count]
-        more = len(hits) > query.count
-        return SearchPage([r for _, r in page], total, str(page[-1][0]) if more and page else None)
 
+        def key_of(hit: tuple[int, VersionRecord, IndexRows]) -> tuple[tuple[SortValue, ...], int]:
+            return tuple(sort_value(k, hit[1], hit[2]) for k in query.sort), hit[0]
+
+        page, following, preceding = page_of(order_rows(hits, query, key_of), query, key_of)
+        return SearchPage([r for _, r, _ in page], total, following, preceding)
 
     def read_many(self, keys: Sequence[tuple[str, str]]) -> list[VersionRecord]:
         found = (self.state.current.get(key) for key in dict.fromkeys(keys))

@@ -13,7 +13,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Protocol
 
-from ehr.search.query import SearchQuery
+from ehr.search.query import Position, SearchQuery
 from ehr.store.records import PendingWrite, VersionRecord
 
 
@@ -33,8 +33,15 @@ class HistoryQuery:
 class SearchPage:
     records: list[VersionRecord]
     total: int | None
-    #: sort key of the last record, for the next page's cursor; None on the last page
-    next_cursor: str | None
+    #: where the next page starts; None on the last page
+    next: Position | None = None
+    #: where the previous page ends (a backward position); None on the first page
+    previous: Position | None = None
+
+    @property
+    def next_cursor(self) -> int | None:
+        """The key after which the next page of an unsorted search starts (``SearchQuery.after``)."""
+        return None if self.next is None else self.next.pk
 
 
 class Tx(Protocol):

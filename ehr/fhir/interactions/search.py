@@ -10,7 +10,8 @@ from ehr.errors import BadRequest
 from ehr.fhir.bundles import bundle, full_url, link, resource_fragment
 from ehr.fhir.interactions.context import Context, Result, Services
 from ehr.search.includes import MAX_INCLUDED, MAX_ITERATIONS, Include, parse_includes
-from ehr.search.query import SearchQuery
+from ehr.search.paging import encode_cursor
+from ehr.search.query import Position, SearchQuery
 from ehr.search.query_parse import ParseOptions, parse_search
 from ehr.store.protocol import Tx
 from ehr.store.records import VersionRecord
@@ -30,9 +31,12 @@ def search(ctx: Context, services: Services, tx: Tx, resource_type: str | None,
     page = tx.search(query)
     path = path if path is not None else (resource_type or "")
     kept = [*query.echo, *include_echo, *_result_params(params), ("_count", str(query.count))]
-    links = [("self", link(ctx.base_url, path, [*kept, *_cursor(query.after)]))]
-    if page.next_cursor is not None:
-        links.append(("next", link(ctx.base_url, path, [*kept, ("_cursor", page.next_cursor)])))
+    here = query.position or (Position((), query.after) if query.after is not None else None)
+    links = [("self", link(ctx.base_url, path, [*kept, *_cursor(here)]))]
+    if page.next is not None:
+        links.append(("next", link(ctx.base_url, path, [*kept, *_cursor(page.next)])))
+    if page.previous is not None:
+        links.append(("previous", link(ctx.base_url, path, [*kept, *_cursor(page.previous)])))
     entries = [
         {"fullUrl": full_url(ctx.base_url, r), "resource": resource_fragment(r), "search": {"mode": "match"}}
         for r in page.records
@@ -78,9 +82,9 @@ def _apply(tx: Tx, records: Sequence[VersionRecord], rule: Include) -> list[Vers
 
 
 def _result_params(params: Sequence[tuple[str, str]]) -> list[tuple[str, str]]:
-    return [(k, v) for k, v in params if k in ("_summary", "_elements", "_total")]
+    return [(k, v) for k, v in params if k in ("_summary", "_elements", "_total", "_sort")]
 
 
 
-def _cursor(after: int | None) -> list[tuple[str, str]]:
-    return [] if after is None else [("_cursor", str(after))]
+def _cursor(position: Position | None) -> list[tuple[str, str]]:
+    return [] if position is None else [("_cursor", encode_cursor(position))]

@@ -27,6 +27,7 @@ from ehr.crypto.envelope import DecryptionError
 from ehr.crypto.kek import KekUnavailable
 from ehr.errors import Conflict, Erased, ServiceUnavailable, StoredDataUnreadable
 from ehr.search import sql as search_sql
+from ehr.search.paging import edges, query_position
 from ehr.search.query import SearchQuery
 from ehr.store.protocol import HistoryQuery, SearchPage
 from ehr.store.records import PendingWrite, VersionRecord, now_us
@@ -209,14 +210,21 @@ class SqlTx:
         return self._records(rows, lambda r: (r.method, r.seq))
 
     def search(self, query: SearchQuery) -> SearchPage:
-        rows = self.conn.execute(search_sql.page_statement(query)).all()
+        rows = list(self.conn.execute(search_sql.page_statement(query)).all())
+        position = query_position(query)
+        backward = position is not None and position.backward
         more = len(rows) > query.count
         rows = rows[: query.count]
+        if backward:
+            rows.reverse()
         total = None
         if query.total != "none":
             total = int(self.conn.execute(search_sql.count_statement(query)).scalar_one())
         records = self._records(rows, lambda r: ("PUT", r.pk))
-        return SearchPage(records, total, str(rows[-1].pk) if more and rows else None)
+        keys = [(tuple(r._mapping[f"s{i}"] for i in range(len(query.sort))), int(r.pk)) for r in rows]
+        following, preceding = edges(keys, lambda key: key, more_after=more or backward,
+                                     more_before=more if backward else position is not None)
+        return SearchPage(records, total, following, preceding)
 
     def read_many(self, keys: Sequence[tuple[str, str]]) -> list[VersionRecord]:
         c = resources.c
