@@ -1,4 +1,4 @@
-"""``ehr``: serve the API, import data, load the demo."""
+"""``ehr``: serve the API, import data, load the demo, report on the audit log."""
 
 from __future__ import annotations
 
@@ -8,9 +8,11 @@ from typing import Annotated
 
 import typer
 
+from ehr.cli.audit import app as audit_app
 from ehr.settings import DEFAULT_DATA_DIR, Settings
 
 app = typer.Typer(help="FHIR R4 records service.", no_args_is_help=True, add_completion=False)
+app.add_typer(audit_app, name="audit")
 
 DbOption = Annotated[str | None, typer.Option("--db", help="SQLAlchemy URL, e.g. postgresql+psycopg://...; "
                                                           "default: SQLite in --data-dir")]
