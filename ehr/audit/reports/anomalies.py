@@ -106,8 +106,9 @@ def after_hours(rows: Iterable[AuditRow], rules: AnomalyRules) -> list[Anomaly]:
     for (tenant, agent, day), entries in groups.items():
         start, end = (entries[0].recorded.astimezone(rules.zone), entries[-1].recorded.astimezone(rules.zone))
         patients = len({r.patient for r in entries if r.patient is not None})
-        reason = (f"{plural(len(entries), 'entry', 'entries')} ({plural(patients, 'patient')}) on {day} between"
-                  f" {start:%H:%M} and {end:%H:%M}, outside office hours {rules.describe_hours()}")
+        when = f"at {start:%H:%M}" if len(entries) == 1 else f"between {start:%H:%M} and {end:%H:%M}"
+        reason = (f"{plural(len(entries), 'entry', 'entries')} ({plural(patients, 'patient')}) on {day} {when},"
+                  f" outside office hours {rules.describe_hours()}")
         found.append(Anomaly(AnomalyKind.AFTER_HOURS, tenant, agent, entries[0].recorded, entries[-1].recorded,
                              len(entries), reason, _single_patient(entries), _seqs(entries)))
     return found
