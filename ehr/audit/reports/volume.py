@@ -49,21 +49,47 @@ def volume_outliers(rows: Iterable[AuditRow], period: Period, rules: AnomalyRule
     window = Period(start, period.until)
     days = _patients_per_agent_day([r for r in rows if window.contains(r.recorded)], rules)
     counts = {key: len({r.patient for r in entries}) for key, entries in days.items()}
+    baselines = _Baselines(counts, rules.volume_k)
     found = []
     for key, entries in days.items():
         tenant, agent, day = key
-        if counts[key] < rules.volume_min_patients or not period.contains(entries[0].recorded):
+        count = counts[key]
+        if count < rules.volume_min_patients or not period.contains(entries[0].recorded):
             continue
-        own = [n for k, n in counts.items() if k[:2] == key[:2] and k != key]
-        whose, baseline = ("their own", own) if len(own) >= rules.volume_min_baseline_days else (
-            f"{tenant}'s", [n for k, n in counts.items() if k[0] == tenant and k != key])
-        if len(baseline) < rules.volume_min_baseline_days:
+        own = (tenant, agent)
+        whose, group = ("their own", own) if baselines.size(own) > rules.volume_min_baseline_days else (
+            f"{tenant}'s", (tenant, None))
+        size = baselines.size(group) - 1
+        if size < rules.volume_min_baseline_days:
             continue
-        centre, threshold = robust_threshold(baseline, rules.volume_k)
-        if counts[key] > threshold:
-            found.append(VolumeOutlier(tenant, agent, day, counts[key], whose, len(baseline), centre, threshold,
-                                       tuple(entries)))
+        centre, threshold = baselines.threshold(group, count)
+        if count > threshold:
+            found.append(VolumeOutlier(tenant, agent, day, count, whose, size, centre, threshold, tuple(entries)))
     return found
+
+
+class _Baselines:
+    """Distinct-patient counts per agent and per hospital. A day is tested against its group without
+    itself, and the result depends only on the group and the day's count, so it is computed once each."""
+
+    def __init__(self, counts: dict[AgentDay, int], k: float) -> None:
+        self.k = k
+        self.groups: dict[tuple[str, str | None], list[int]] = {}
+        for (tenant, agent, _day), count in counts.items():
+            self.groups.setdefault((tenant, agent), []).append(count)
+            self.groups.setdefault((tenant, None), []).append(count)
+        self.cache: dict[tuple[tuple[str, str | None], int], tuple[float, float]] = {}
+
+    def size(self, group: tuple[str, str | None]) -> int:
+        return len(self.groups.get(group, ()))
+
+    def threshold(self, group: tuple[str, str | None], left_out: int) -> tuple[float, float]:
+        key = (group, left_out)
+        if key not in self.cache:
+            others = list(self.groups[group])
+            others.remove(left_out)
+            self.cache[key] = robust_threshold(others, self.k)
+        return self.cache[key]
 
 
 def robust_threshold(values: Sequence[int], k: float) -> tuple[float, float]:

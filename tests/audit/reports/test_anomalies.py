@@ -184,3 +184,29 @@ def test_detect_with_berlin_office_hours() -> None:
     found = detect_anomalies([row(at(0, 5, 30)), row(at(0, 4, 30))], Period(), rules, NoCareLinks())
     assert [(a.kind, a.count) for a in found] == [(AnomalyKind.AFTER_HOURS, 1)]
     assert found[0].first == at(0, 4, 30).astimezone(UTC)
+
+
+def _oracle(rows: list[AuditRow], rules: AnomalyRules) -> set[tuple[str, int]]:
+    """The volume rule written out plainly: every baseline recomputed for every day."""
+    days: dict[tuple[str, str, object], set[str]] = {}
+    for r in rows:
+        if r.patient is not None and not r.denied:
+            days.setdefault((r.tenant, r.agent, r.recorded.date()), set()).add(r.patient)
+    found = set()
+    for key, patients in days.items():
+        own = [len(p) for k, p in days.items() if k[:2] == key[:2] and k != key]
+        tenant = [len(p) for k, p in days.items() if k[0] == key[0] and k != key]
+        baseline = own if len(own) >= rules.volume_min_baseline_days else tenant
+        if len(patients) >= rules.volume_min_patients and len(baseline) >= rules.volume_min_baseline_days \
+                and len(patients) > robust_threshold(baseline, rules.volume_k)[1]:
+            found.add((key[1], len(patients)))
+    return found
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["u1", "u2", "u3"]), st.integers(0, 9), st.integers(0, 30)), max_size=40))
+def test_unusual_volume_matches_a_plain_oracle(days: list[tuple[str, int, int]]) -> None:
+    rules = AnomalyRules(volume_min_patients=3, volume_min_baseline_days=2)
+    rows = [row(at(day, 9), agent, f"Patient/{agent}-{day}-{n}") for agent, day, count in days for n in range(count)]
+    found = {(a.agent, a.count) for a in unusual_volume(rows, Period(), rules)}
+    assert found == _oracle(rows, rules)
