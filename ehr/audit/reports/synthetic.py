@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 
 from ehr.audit.rows import AuditRow
@@ -53,15 +53,8 @@ def generate_rows(start: date, days: int, seed: int = 7) -> list[AuditRow]:
         interaction, action, resource = rng.choice(_READS)
         log.add(moment, tenant, agent, patient, interaction=interaction, action=action, resource=resource)
     _anomalies(log, datetime.combine(start + timedelta(days=days - 1), time(0), UTC))
-    return sorted(log.rows, key=lambda r: r.recorded)
-
-
-def renumbered(rows: list[AuditRow]) -> Iterator[AuditRow]:
-    """``rows`` with ``seq`` following their order (as the log assigns it)."""
-    from dataclasses import replace
-
-    for index, row in enumerate(rows, start=1):
-        yield replace(row, seq=index)
+    in_order = sorted(log.rows, key=lambda r: (r.recorded, r.seq))
+    return [replace(row, seq=index) for index, row in enumerate(in_order, start=1)]  # as the log numbers them
 
 
 def _ordinary(rng: random.Random, start: date, days: int) -> Iterator[tuple[datetime, str, str, str]]:

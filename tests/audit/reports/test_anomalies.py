@@ -210,3 +210,11 @@ def test_unusual_volume_matches_a_plain_oracle(days: list[tuple[str, int, int]])
     rows = [row(at(day, 9), agent, f"Patient/{agent}-{day}-{n}") for agent, day, count in days for n in range(count)]
     found = {(a.agent, a.count) for a in unusual_volume(rows, Period(), rules)}
     assert found == _oracle(rows, rules)
+
+
+def test_the_server_reads_zone_and_office_hours_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("EHR_AUDIT_TIMEZONE", "Europe/Berlin")
+    monkeypatch.setenv("EHR_AUDIT_OFFICE_HOURS", "06:30-20:00")
+    rules = AnomalyRules.from_settings(Settings.from_env())
+    assert str(rules.zone) == "Europe/Berlin"
+    assert (rules.office_start, rules.office_end) == (time(6, 30), time(20))
