@@ -1,6 +1,6 @@
 # Two commands do everything (see README "Quick start"):
 #   make demo   set up, load the demo hospitals into SQLite, serve on http://127.0.0.1:8080/fhir
-#   make test   set up, start PostgreSQL if needed, lint, type-check and run the whole test suite
+#   make test   set up, start PostgreSQL and install Chromium if needed, lint, type-check and run the whole test suite
 VENV ?= .venv
 PYTHON ?= python3
 PORT ?= 8080
@@ -28,6 +28,7 @@ demo: $(VENV)/.installed-run
 
 test: $(VENV)/.installed-test
 	bash scripts/ensure-postgres.sh
+	bash scripts/ensure-chromium.sh
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy
 	$(VENV)/bin/pytest -n 2 -q

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from datetime import time
 from pathlib import Path
 
 DEFAULT_DATA_DIR = Path("var")
@@ -37,6 +38,10 @@ class Settings:
     #: (a shred reaches the other workers within the TTL; see ``ehr.crypto.cache``)
     key_cache_size: int = 10_000
     key_cache_ttl_s: float = 30.0
+    #: IANA time zone the audit reports use for local days and office hours (after-hours anomalies)
+    audit_timezone: str = "UTC"
+    #: local office hours; audit entries outside [start, end) are after-hours
+    audit_office_hours: tuple[time, time] = (time(7), time(19))
 
     @property
     def database_url(self) -> str:
@@ -64,6 +69,8 @@ class Settings:
             vault_token=os.environ.get("EHR_VAULT_TOKEN") or None,
             vault_mount=os.environ.get("EHR_VAULT_MOUNT") or "transit",
             key_cache_ttl_s=float(os.environ.get("EHR_KEY_CACHE_TTL", "30")),
+            audit_timezone=os.environ.get("EHR_AUDIT_TIMEZONE") or "UTC",
+            audit_office_hours=parse_office_hours(os.environ.get("EHR_AUDIT_OFFICE_HOURS") or "07:00-19:00"),
         )
 
     @property
@@ -73,3 +80,16 @@ class Settings:
         import inference
 
         return Path(inference.__file__).resolve().parent.parent / "models"
+
+
+def parse_office_hours(text: str) -> tuple[time, time]:
+    """``"07:00-19:00"`` → ``(time(7), time(19))``; the start must come before the end."""
+    start_text, sep, end_text = text.partition("-")
+    try:
+        start, end = time.fromisoformat(start_text.strip()), time.fromisoformat(end_text.strip())
+    except ValueError:
+        start = end = time(0)
+    if not sep or start >= end:
+        raise ValueError(f"office hours {text!r} are not HH:MM-HH:MM with the start first; "
+                         "write them like 07:00-19:00")
+    return start, end

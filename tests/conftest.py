@@ -12,6 +12,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -62,10 +63,11 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path, pg_available: bool) -
 class LiveServer:
     """uvicorn serving ``create_app`` in a background thread on a free loopback port."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, **app_options: Any) -> None:
+        """``app_options``: further arguments of ``create_app`` (an injected ``audit_reader``)."""
         self.port = _free_port()
-        config = uvicorn.Config(create_app(settings), host="127.0.0.1", port=self.port, log_level="warning",
-                                lifespan="on")
+        config = uvicorn.Config(create_app(settings, **app_options), host="127.0.0.1", port=self.port,
+                                log_level="warning", lifespan="on")
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 

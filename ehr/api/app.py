@@ -11,7 +11,11 @@ from typing import TYPE_CHECKING, Any
 from fastapi import FastAPI, Request, Response
 
 from ehr.api import errors
+from ehr.api.audit_pages import router as audit_router
 from ehr.api.fhir_routes import router as fhir_router
+from ehr.audit.reports.anomalies import NoCareLinks
+from ehr.audit.reports.source import open_reader
+from ehr.audit.rows import AuditReader
 from ehr.crypto.blind import BlindIndexKey
 from ehr.crypto.setup import open_blind_key, open_cipher
 from ehr.fhir import validation
@@ -76,8 +80,10 @@ def _start_inference(app: FastAPI, settings: Settings) -> InferenceService:
     return service
 
 
-def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
-    """The ASGI application. Pass ``services`` to inject a store (tests); else the lifespan opens one."""
+def create_app(settings: Settings, services: Services | None = None,
+               audit_reader: AuditReader | None = None) -> FastAPI:
+    """The ASGI application. Pass ``services`` to inject a store (tests), ``audit_reader`` to inject the
+    audit log the ``/audit`` pages read (tests); else the lifespan opens them."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -85,6 +91,8 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
         built = services or open_services(settings)
         models = _start_inference(app, settings) if settings.inference else None
         app.state.services = replace(built, suggester=models) if models is not None else built
+        app.state.audit_reader = audit_reader or open_reader(settings)
+        app.state.care_links = NoCareLinks()  # care links come with patient identity matching
         validation.warm_up()
         try:
             yield
@@ -99,4 +107,5 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
     app.state.capability = None
     errors.install(app)
     app.include_router(fhir_router)
+    app.include_router(audit_router)
     return app

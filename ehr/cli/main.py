@@ -1,4 +1,4 @@
-"""``ehr``: serve the API, import data, load the demo."""
+"""``ehr``: serve the API, import data, load the demo, report on the audit log."""
 
 from __future__ import annotations
 
@@ -8,12 +8,14 @@ from typing import Annotated
 
 import typer
 
+from ehr.cli.audit import app as audit_app
 from ehr.cli.keys import DataDirOption, DbOption, VaultAddr, VaultToken
 from ehr.cli.keys import app as keys_app
 from ehr.settings import DEFAULT_DATA_DIR, Settings
 
 app = typer.Typer(help="FHIR R4 records service.", no_args_is_help=True, add_completion=False)
 app.add_typer(keys_app, name="keys")
+app.add_typer(audit_app, name="audit")
 
 
 
