@@ -8,6 +8,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import httpx
@@ -25,12 +26,13 @@ def fresh_database(engine: str, workdir: Path) -> str:
 
 
 class Server:
-    def __init__(self, db_url: str, workdir: Path, workers: int, inference: bool = False) -> None:
+    def __init__(self, db_url: str, workdir: Path, workers: int, inference: bool = False,
+                 extra: Sequence[str] = ()) -> None:
         self.port = _free_port()
         self.base = f"http://127.0.0.1:{self.port}/fhir"
         command = [sys.executable, "-m", "ehr.cli.main", "serve", "--port", str(self.port), "--db", db_url,
                    "--data-dir", str(workdir), "--workers", str(workers), "--max-body", str(256 << 20),
-                   "--inference" if inference else "--no-inference"]
+                   "--inference" if inference else "--no-inference", *extra]
         self.process = subprocess.Popen(command, stdout=subprocess.DEVNULL, start_new_session=True)
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
