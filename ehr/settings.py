@@ -26,6 +26,9 @@ class Settings:
     models_dir: Path | None = None
     #: refuse to start unless the CUDA execution provider is really available
     require_gpu: bool = False
+    #: record every interaction in the tamper-evident audit log (off: nothing is recorded; for the
+    #: overhead benchmark only)
+    audit: bool = True
 
     @property
     def database_url(self) -> str:
@@ -43,6 +46,7 @@ class Settings:
             inference=os.environ.get("EHR_INFERENCE", "0") == "1",
             models_dir=Path(os.environ["EHR_MODELS_DIR"]) if os.environ.get("EHR_MODELS_DIR") else None,
             require_gpu=os.environ.get("EHR_REQUIRE_GPU", "0") == "1",
+            audit=os.environ.get("EHR_AUDIT", "1") != "0",
         )
 
     @property

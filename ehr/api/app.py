@@ -11,7 +11,11 @@ from typing import TYPE_CHECKING, Any
 from fastapi import FastAPI, Request, Response
 
 from ehr.api import errors
+from ehr.api.audit_routes import router as audit_router
 from ehr.api.fhir_routes import router as fhir_router
+from ehr.audit.checkpoints import Signer
+from ehr.audit.log import SqlAuditLog
+from ehr.auth.audit_access import AuditOfficersOnly
 from ehr.fhir import validation
 from ehr.fhir.interactions.context import Services
 from ehr.search.extract import extract_index_rows
@@ -26,14 +30,25 @@ if TYPE_CHECKING:
     from inference.service import InferenceService
 
 
-def build_services(store: Store, registry: Registry | None = None) -> Services:
+def build_services(store: Store, registry: Registry | None = None, audit: SqlAuditLog | None = None) -> Services:
+    """The services over ``store``; with ``audit``, every interaction is recorded in that log."""
     reg = registry or Registry.load()
     compile_all(reg)
 
     def indexer(resource: dict[str, Any]) -> Any:
         return extract_index_rows(resource, reg)
 
-    return Services(store=store, indexer=indexer, registry=reg)
+    authorizer = AuditOfficersOnly()
+    if audit is None:
+        return Services(store=store, indexer=indexer, registry=reg, authorizer=authorizer)
+    return Services(store=store, indexer=indexer, registry=reg, authorizer=authorizer, auditor=audit,
+                    audit_log=audit)
+
+
+def open_audit_log(store: SqlStore, settings: Settings) -> SqlAuditLog:
+    """The tamper-evident log in ``store``, signing checkpoints with the key in ``data_dir/keys``
+    (generated on first start)."""
+    return SqlAuditLog(store, Signer.from_data_dir(settings.data_dir))
 
 
 def open_store(settings: Settings) -> SqlStore:
@@ -68,7 +83,13 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         owned = services is None
-        built = services or build_services(open_store(settings))
+        audit_log: SqlAuditLog | None = None
+        if services is None:
+            store = open_store(settings)
+            audit_log = open_audit_log(store, settings) if settings.audit else None
+            built = build_services(store, audit=audit_log)
+        else:
+            built = services
         models = _start_inference(app, settings) if settings.inference else None
         app.state.services = replace(built, suggester=models) if models is not None else built
         validation.warm_up()
@@ -77,6 +98,8 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
         finally:
             if models is not None:
                 models.close()
+            if audit_log is not None:
+                audit_log.close()
             if owned:
                 built.store.close()
 
@@ -84,5 +107,6 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.capability = None
     errors.install(app)
+    app.include_router(audit_router)  # before the generic routes, which would take AuditEvent too
     app.include_router(fhir_router)
     return app

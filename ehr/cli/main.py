@@ -8,9 +8,11 @@ from typing import Annotated
 
 import typer
 
+from ehr.cli.audit import audit_app
 from ehr.settings import DEFAULT_DATA_DIR, Settings
 
 app = typer.Typer(help="FHIR R4 records service.", no_args_is_help=True, add_completion=False)
+app.add_typer(audit_app, name="audit")
 
 DbOption = Annotated[str | None, typer.Option("--db", help="SQLAlchemy URL, e.g. postgresql+psycopg://...; "
                                                           "default: SQLite in --data-dir")]
@@ -29,20 +31,26 @@ def serve(
     inference: Annotated[bool, typer.Option(help="load the AI models ($ai-suggest, /v2, /metrics)")] = True,
     models: Annotated[Path | None, typer.Option(help="model repository folder (default: ./models)")] = None,
     require_gpu: Annotated[bool, typer.Option(help="fail at start unless the CUDA provider works")] = False,
+    audit: Annotated[bool, typer.Option(help="record every interaction in the audit log (off: benchmarks "
+                                             "only)")] = True,
 ) -> None:
     """Run the FHIR server."""
     import uvicorn
 
     from ehr.api.app import open_store
+    from ehr.audit.checkpoints import Signer
 
     settings = Settings(db_url=db, data_dir=data_dir, max_body_bytes=max_body, base_url=base_url,
-                        inference=inference, models_dir=models, require_gpu=require_gpu)
+                        inference=inference, models_dir=models, require_gpu=require_gpu, audit=audit)
     open_store(settings).close()  # migrate once before workers start
+    if audit:
+        Signer.from_data_dir(data_dir)  # the audit signing key, generated once before workers start
     if inference:
         _check_models(settings)
     os.environ.update({"EHR_DB": db or "", "EHR_DATA_DIR": str(data_dir), "EHR_MAX_BODY_BYTES": str(max_body),
                        "EHR_BASE_URL": base_url or "", "EHR_INFERENCE": "1" if inference else "0",
-                       "EHR_MODELS_DIR": str(models or ""), "EHR_REQUIRE_GPU": "1" if require_gpu else "0"})
+                       "EHR_MODELS_DIR": str(models or ""), "EHR_REQUIRE_GPU": "1" if require_gpu else "0",
+                       "EHR_AUDIT": "1" if audit else "0"})
     typer.echo(f"FHIR R4 endpoint: http://{host}:{port}/fhir  (database: {_describe(settings)})")
     if workers > 1:
         from ehr.api.workers import serve_workers

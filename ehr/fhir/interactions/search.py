@@ -33,7 +33,7 @@ def search(ctx: Context, services: Services, tx: Tx, resource_type: str | None,
         {"fullUrl": full_url(ctx.base_url, r), "resource": resource_fragment(r), "search": {"mode": "match"}}
         for r in page.records
     ]
-    return Result(200, bundle("searchset", entries, links, total=page.total))
+    return Result(200, bundle("searchset", entries, links, total=page.total), touched=tuple(page.records))
 
 
 def _result_params(params: Sequence[tuple[str, str]]) -> list[tuple[str, str]]:

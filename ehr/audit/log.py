@@ -1,0 +1,205 @@
+"""The tamper-evident audit log in SQL: append-only rows in ``audit_log`` chained by hash
+(``ehr.audit.hashing``), with Ed25519-signed checkpoints in ``audit_checkpoints``.
+
+Appending takes the audit lock, reads the head (last seq and chain hash), and inserts the new rows
+with the next seqs and their chain hashes; the lock is held until the transaction commits, so two
+appenders — threads or worker processes — never fork the chain. SQLite: a write transaction already
+holds the database's write lock (``BEGIN IMMEDIATE``). PostgreSQL: a transaction-scoped advisory lock,
+taken at the append, which the runner does last in a write's transaction.
+
+A write's entry is appended inside the write's own transaction. Reads, searches and failures are
+handed to the group-commit appender (``ehr.audit.appender``), and their response waits on the
+receipt.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, Select, and_, desc, or_, select
+
+from ehr.audit.appender import GroupCommitter
+from ehr.audit.boundary import AuditRecord
+from ehr.audit.checkpoints import Checkpoint, Signer
+from ehr.audit.events import PreparedEvent, prepare_events
+from ehr.audit.hashing import GENESIS, next_chain
+from ehr.audit.query import AuditQuery
+from ehr.audit.receipts import DONE, Receipt
+from ehr.audit.rows import AuditRow
+from ehr.search.prefixes import range_condition
+from ehr.store.protocol import Tx
+from ehr.store.records import now_us
+from ehr.store.sql.schema import audit_checkpoints, audit_log
+from ehr.store.sql.store import SqlStore, SqlTx
+
+#: PostgreSQL advisory lock of the audit chain: the two-key form, whose key space is apart from the
+#: one-key locks of conditional writes
+_LOCK_CLASS, _LOCK_ID = 0x45485200, 1
+#: a signed checkpoint every so many entries, in the transaction that reaches it
+CHECKPOINT_EVERY = 1000
+_EVENT_START = len(b'{"event":')
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+class SqlAuditLog:
+    """:class:`~ehr.audit.boundary.Auditor` and :class:`~ehr.audit.rows.AuditReader` over SQL."""
+
+    def __init__(self, store: SqlStore, signer: Signer, checkpoint_every: int = CHECKPOINT_EVERY) -> None:
+        self.store = store
+        self.signer = signer
+        self.checkpoint_every = checkpoint_every
+        self._postgres = store.engine.dialect.name == "postgresql"
+        self._committer = GroupCommitter(self._append_batch)
+
+    def record(self, event: AuditRecord, tx: Tx | None) -> Receipt:
+        prepared = prepare_events(event, now_us())
+        if tx is not None:
+            if not isinstance(tx, SqlTx):
+                raise TypeError("the SQL audit log appends in SQL units of work only")
+            self.append(tx.conn, prepared)
+            return DONE
+        return self._committer.submit(prepared)
+
+    def append(self, conn: Connection, events: Sequence[PreparedEvent]) -> int:
+        """Append ``events`` in ``conn``'s transaction (under the audit lock); return the new size."""
+        if self._postgres:
+            conn.exec_driver_sql("SELECT pg_advisory_xact_lock(%s, %s)", (_LOCK_CLASS, _LOCK_ID))
+        seq, chain = head(conn)
+        rows = []
+        for item in events:
+            seq += 1
+            entry = b'{"event":' + item.event + b',"seq":' + str(seq).encode() + b"}"
+            chain = next_chain(chain, entry)
+            rows.append(_row(seq, item, entry, chain))
+            if seq % self.checkpoint_every == 0:
+                self._store_checkpoint(conn, seq, chain)
+        if rows:
+            conn.execute(audit_log.insert(), rows)
+        return seq
+
+    def _append_batch(self, events: Sequence[PreparedEvent]) -> None:
+        with self.store.unit_of_work(write=True) as tx:
+            self.append(tx.conn, events)
+
+    def checkpoint(self) -> Checkpoint | None:
+        """Sign and store a checkpoint of the log as it is now; None when the log is empty."""
+        with self.store.unit_of_work(write=True) as tx:
+            if self._postgres:
+                tx.conn.exec_driver_sql("SELECT pg_advisory_xact_lock(%s, %s)", (_LOCK_CLASS, _LOCK_ID))
+            size, chain = head(tx.conn)
+            if size == 0:
+                return None
+            existing = tx.conn.execute(select(audit_checkpoints).where(audit_checkpoints.c.size == size)).first()
+            if existing is not None:
+                return _checkpoint(existing)
+            return self._store_checkpoint(tx.conn, size, chain)
+
+    def _store_checkpoint(self, conn: Connection, size: int, chain: bytes) -> Checkpoint:
+        cp = self.signer.sign(size, chain, now_us())
+        conn.execute(audit_checkpoints.insert().values(size=cp.size, head=cp.head, created=cp.time,
+                                                       key_id=cp.key_id, signature=cp.signature))
+        return cp
+
+    def checkpoints(self) -> list[Checkpoint]:
+        with self.store.engine.connect() as conn:
+            rows = conn.execute(select(audit_checkpoints).order_by(audit_checkpoints.c.size)).all()
+        return [_checkpoint(r) for r in rows]
+
+    def chain_rows(self, batch: int = 10_000) -> Iterator[tuple[int, bytes, bytes]]:
+        """Every (seq, entry, chain) in seq order, streamed from the driver's cursor."""
+        with self.store.engine.connect() as conn:
+            raw = conn.connection.dbapi_connection
+            assert raw is not None
+            cursor = raw.cursor(name="audit_chain") if self._postgres else raw.cursor()
+            try:
+                cursor.execute("SELECT seq, entry, chain FROM audit_log ORDER BY seq")
+                while chunk := cursor.fetchmany(batch):
+                    yield from chunk
+            finally:
+                cursor.close()
+
+    def rows(self, *, patient: str | None = None, agent: str | None = None, tenant: str | None = None,
+             since: datetime | None = None, until: datetime | None = None) -> Iterator[AuditRow]:
+        c = audit_log.c
+        stmt = select(*_ROW_COLUMNS).order_by(c.seq)
+        if patient is not None:
+            stmt = stmt.where(c.patient == patient)
+        if agent is not None:
+            stmt = stmt.where(c.agent == agent)
+        if tenant is not None:
+            stmt = stmt.where((c.tenant == tenant) | (c.patient_tenant == tenant))
+        if since is not None:
+            stmt = stmt.where(c.recorded >= int(since.timestamp() * 1_000_000))
+        if until is not None:
+            stmt = stmt.where(c.recorded <= int(until.timestamp() * 1_000_000))
+        with self.store.engine.connect() as conn:
+            for r in conn.execution_options(yield_per=1000).execute(stmt):
+                yield to_audit_row(r._mapping)
+
+    def search(self, query: AuditQuery) -> list[tuple[int, bytes]]:
+        """(seq, AuditEvent JSON with its id) of the entries ``query`` selects, newest first."""
+        with self.store.engine.connect() as conn:
+            found = conn.execute(search_statement(query)).all()
+        return [(int(seq), event_json(int(seq), bytes(entry))) for seq, entry in found]
+
+    def close(self) -> None:
+        self._committer.close()
+
+
+def search_statement(query: AuditQuery) -> Select[Any]:
+    c = audit_log.c
+    stmt = select(c.seq, c.entry).where(or_(c.tenant == query.tenant, c.patient_tenant == query.tenant))
+    for column, values in ((c.patient, query.patients), (c.agent, query.agents), (c.action, query.actions),
+                           (c.outcome, query.outcomes)):
+        if values:
+            stmt = stmt.where(column.in_(values))
+    for value in query.dates:
+        stmt = stmt.where(range_condition(value, c.recorded, c.recorded, and_, or_))
+    if query.seq is not None:
+        stmt = stmt.where(c.seq == query.seq)
+    if query.before_seq is not None:
+        stmt = stmt.where(c.seq < query.before_seq)
+    return stmt.order_by(desc(c.seq)).limit(query.count + 1)
+
+
+def head(conn: Connection) -> tuple[int, bytes]:
+    """(last seq, its chain hash); (0, GENESIS) for an empty log."""
+    found = conn.execute(select(audit_log.c.seq, audit_log.c.chain).order_by(desc(audit_log.c.seq)).limit(1)).first()
+    return (0, GENESIS) if found is None else (int(found[0]), bytes(found[1]))
+
+
+def event_json(seq: int, entry: bytes) -> bytes:
+    """The AuditEvent held by a stored entry, with ``id`` set to its seq."""
+    event = entry[_EVENT_START:entry.rfind(b',"seq":')]
+    return b'{"id":"' + str(seq).encode() + b'",' + event[1:]
+
+
+def _row(seq: int, item: PreparedEvent, entry: bytes, chain: bytes) -> dict[str, Any]:
+    return {
+        "seq": seq, "recorded": item.recorded, "tenant": item.tenant, "agent": item.agent,
+        "interaction": item.interaction, "action": item.action, "status": item.status, "outcome": item.outcome,
+        "patient": item.patient, "patient_tenant": item.patient_tenant, "resources": " ".join(item.resources),
+        "purpose": item.purpose, "roles": " ".join(item.roles), "break_glass": item.break_glass,
+        "denied": item.denied, "entry": entry, "chain": chain,
+    }
+
+
+_ROW_COLUMNS = tuple(audit_log.c[name] for name in (
+    "seq", "recorded", "tenant", "agent", "interaction", "action", "status", "outcome", "patient",
+    "patient_tenant", "resources", "purpose", "roles", "break_glass", "denied"))
+
+
+def to_audit_row(m: Any) -> AuditRow:
+    return AuditRow(
+        seq=int(m["seq"]), recorded=_EPOCH + timedelta(microseconds=int(m["recorded"])), tenant=m["tenant"],
+        agent=m["agent"],
+        interaction=m["interaction"], action=m["action"], status=int(m["status"]), outcome=m["outcome"],
+        patient=m["patient"], patient_tenant=m["patient_tenant"], resources=tuple(m["resources"].split()),
+        purpose=m["purpose"], roles=tuple(m["roles"].split()), break_glass=bool(m["break_glass"]),
+        denied=bool(m["denied"]))
+
+
+def _checkpoint(r: Any) -> Checkpoint:
+    return Checkpoint(int(r.size), bytes(r.head), int(r.created), str(r.key_id), bytes(r.signature))
