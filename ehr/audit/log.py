@@ -68,10 +68,7 @@ class SqlAuditLog:
             conn.exec_driver_sql("SELECT pg_advisory_xact_lock(%s, %s)", (_LOCK_CLASS, _LOCK_ID))
         seq, chain = head(conn)
         rows = []
-        for item in events:
-            seq += 1
-            entry = b'{"event":' + item.event + b',"seq":' + str(seq).encode() + b"}"
-            chain = next_chain(chain, entry)
+        for item, (seq, entry, chain) in zip(events, link(seq, chain, [e.event for e in events]), strict=True):
             rows.append(_row(seq, item, entry, chain))
             if seq % self.checkpoint_every == 0:
                 self._store_checkpoint(conn, seq, chain)
@@ -146,6 +143,23 @@ class SqlAuditLog:
 
     def close(self) -> None:
         self._committer.close()
+
+
+def entry_bytes(seq: int, event: bytes) -> bytes:
+    """The hashed entry: ``{"event": <AuditEvent>, "seq": n}`` — canonical (RFC 8785) when ``event`` is,
+    keys being in order; the seq inside makes a moved entry recognisable."""
+    return b'{"event":' + event + b',"seq":' + str(seq).encode() + b"}"
+
+
+def link(seq: int, chain: bytes, events: Sequence[bytes]) -> list[tuple[int, bytes, bytes]]:
+    """(seq, entry, chain) of ``events`` appended after ``seq`` whose chain hash is ``chain``."""
+    out = []
+    for event in events:
+        seq += 1
+        entry = entry_bytes(seq, event)
+        chain = next_chain(chain, entry)
+        out.append((seq, entry, chain))
+    return out
 
 
 def search_statement(query: AuditQuery) -> Select[Any]:

@@ -92,6 +92,8 @@ class _Walk:
         self.quiet = 0
         self.last_checkpoint = 0
         self.since_checkpoint = 0
+        #: rewritten stretches (first seq, checkpoint size): reported unless a problem inside explains them
+        self.stretches: list[tuple[int, int]] = []
 
     def sequence(self, seq: int) -> None:
         if seq > self.expected:
@@ -123,7 +125,9 @@ class _Walk:
         if own is None:
             self.add(seq, "entry modified: it is no longer a log entry")
         elif own != seq:
-            self.add(seq, f"seq {seq} holds the entry of seq {own}: entries were reordered, inserted or deleted")
+            # the entry moved: from seq ``own`` on, entries were inserted (own < seq), deleted or reordered
+            self.add(max(1, min(own, seq)), f"seq {seq} holds the entry of seq {own}: entries were reordered, "
+                                             "inserted or deleted")
             self.quiet = 2
         else:
             self.add(seq, "entry or chain hash modified: they no longer match")
@@ -139,9 +143,7 @@ class _Walk:
         """Compare the true chain at ``seq`` with its signed checkpoint. A mismatch says more than the
         links only when none broke since the previous checkpoint: the stretch was rewritten whole."""
         if self.heads[seq].head != chain and not self.since_checkpoint:
-            start = self.last_checkpoint + 1
-            self.add(start, f"the chain no longer matches the signed checkpoint of size {seq}: entries in seq "
-                            f"{start}..{seq} were rewritten")
+            self.stretches.append((self.last_checkpoint + 1, seq))
         self.report.checkpoints += 1
         self.report.newest_checkpoint = seq
         self.last_checkpoint = seq
@@ -150,6 +152,15 @@ class _Walk:
     def add(self, seq: int, what: str) -> None:
         self.report.problems.append(Problem(seq, what))
         self.since_checkpoint += 1
+
+    def finish(self) -> None:
+        """Report the rewritten stretches no precise problem explains; order problems by seq."""
+        precise = [p.seq for p in self.report.problems]
+        for start, size in self.stretches:
+            if not any(start <= seq <= size for seq in precise):
+                self.add(start, f"the chain no longer matches the signed checkpoint of size {size}: entries in "
+                                f"seq {start}..{size} were rewritten")
+        self.report.problems.sort(key=lambda p: p.seq)
 
 
 def verify(rows: Iterable[Row], checkpoints: Iterable[Checkpoint], public: Ed25519PublicKey) -> Report:
@@ -181,6 +192,7 @@ def verify(rows: Iterable[Row], checkpoints: Iterable[Checkpoint], public: Ed255
         previous = chain
     report.entries, report.last_seq, report.head = count, expected - 1, previous
     _check_tail(report, heads)
+    walk.finish()
     return report
 
 
