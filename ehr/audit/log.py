@@ -66,15 +66,15 @@ class SqlAuditLog:
         """Append ``events`` in ``conn``'s transaction (under the audit lock); return the new size."""
         if self._postgres:
             conn.exec_driver_sql("SELECT pg_advisory_xact_lock(%s, %s)", (_LOCK_CLASS, _LOCK_ID))
-        seq, chain = head(conn)
+        size, chain = head(conn)
         rows = []
-        for item, (seq, entry, chain) in zip(events, link(seq, chain, [e.event for e in events]), strict=True):
-            rows.append(_row(seq, item, entry, chain))
+        for item, (seq, entry, linked) in zip(events, link(size, chain, [e.event for e in events]), strict=True):
+            rows.append(_row(seq, item, entry, linked))
             if seq % self.checkpoint_every == 0:
-                self._store_checkpoint(conn, seq, chain)
+                self._store_checkpoint(conn, seq, linked)
         if rows:
             conn.execute(audit_log.insert(), rows)
-        return seq
+        return size + len(rows)
 
     def _append_batch(self, events: Sequence[PreparedEvent]) -> None:
         with self.store.unit_of_work(write=True) as tx:

@@ -146,7 +146,8 @@ def test_a_rewritten_stretch_is_caught_by_the_next_checkpoint(i: int) -> None:
     report = verify(rows, checkpoints, TEST_SIGNER.public)
     problem = report.problems[0]
     low = max(size for size in (0, 8, 16) if size < i) + 1
-    assert problem.seq == low and problem.seq <= i
+    assert problem.seq == low
+    assert problem.seq <= i
     assert "rewritten" in problem.what
 
 
