@@ -125,9 +125,10 @@ class _Walk:
         if own is None:
             self.add(seq, "entry modified: it is no longer a log entry")
         elif own != seq:
-            # the entry moved: from seq ``own`` on, entries were inserted (own < seq), deleted or reordered
-            self.add(max(1, min(own, seq)), f"seq {seq} holds the entry of seq {own}: entries were reordered, "
-                                             "inserted or deleted")
+            # the entry moved: entries were inserted from seq ``own`` on (own < seq), deleted, or reordered
+            how = (f"entries were inserted from seq {own} on, or the log reordered" if own < seq
+                   else "entries were deleted before it, or the log reordered")
+            self.add(max(1, min(own, seq)), f"seq {seq} holds the entry of seq {own}: {how}")
             self.quiet = 2
         else:
             self.add(seq, "entry or chain hash modified: they no longer match")
@@ -154,10 +155,11 @@ class _Walk:
         self.since_checkpoint += 1
 
     def finish(self) -> None:
-        """Report the rewritten stretches no precise problem explains; order problems by seq."""
-        precise = [p.seq for p in self.report.problems]
+        """Report the rewritten stretches that no problem found before their end explains (an entry
+        inserted or deleted earlier shifts every later one); order the problems by seq."""
+        first = min((p.seq for p in self.report.problems), default=None)
         for start, size in self.stretches:
-            if not any(start <= seq <= size for seq in precise):
+            if first is None or first > size:
                 self.add(start, f"the chain no longer matches the signed checkpoint of size {size}: entries in "
                                 f"seq {start}..{size} were rewritten")
         self.report.problems.sort(key=lambda p: p.seq)

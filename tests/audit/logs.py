@@ -14,7 +14,8 @@ from ehr.audit.log import link
 from ehr.audit.verify import Row
 
 #: a key for tests only (its seed is public); the service generates its own under data_dir/keys
-TEST_SIGNER = Signer(Ed25519PrivateKey.from_private_bytes(bytes(range(32))))
+TEST_SEED = bytes(range(32))
+TEST_SIGNER = Signer(Ed25519PrivateKey.from_private_bytes(TEST_SEED))
 START_US = 1_767_225_600_000_000  # 2026-01-01T00:00:00Z
 
 
