@@ -11,7 +11,8 @@ when none was), each holding references only.
 - ``source``: this server as observer, ``site`` the hospital (tenant);
 - ``entity``: the patient (role 1) and the resources touched (role 4) as references; for a search,
   a query entity (role 24) that names its parameters, never their values;
-- ``purposeOfUse`` when declared; break-glass adds v3 ActReason ``BTG``.
+- the purpose of use when declared (``purposeOfEvent``, and the user's ``purposeOfUse``); break-glass
+  adds v3 ActReason ``BTG``.
 
 Spec: https://hl7.org/fhir/R4/auditevent.html,
 https://profiles.ihe.net/ITI/BALP/ (RESTful activities, Query, Read, Create/Update/Delete)
@@ -131,7 +132,7 @@ def audit_event(record: AuditRecord, recorded: int, action: str, outcome: str, p
         event["outcomeDesc"] = f"HTTP {record.status}"
     purposes = purposes_of(record)
     if purposes:
-        event["purposeOfUse"] = purposes
+        event["purposeOfEvent"] = purposes
     return event
 
 
@@ -150,6 +151,9 @@ def agents(record: AuditRecord) -> list[dict[str, Any]]:
     }
     if record.roles:
         user["role"] = [{"coding": [{"system": ROLE_SYSTEM, "code": role}]} for role in record.roles]
+    purposes = purposes_of(record)
+    if purposes:
+        user["purposeOfUse"] = purposes
     out = [user]
     if record.client:
         out.append({"type": _CLIENT_TYPE, "requestor": False,

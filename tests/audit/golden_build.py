@@ -31,7 +31,7 @@ def _modify_entry(rows: list[Row]) -> list[Row]:
 
 
 def _modify_chain(rows: list[Row]) -> list[Row]:
-    seq, entry, chain = rows[6]
+    seq, entry, _ = rows[6]
     return [*rows[:6], (seq, entry, bytes(32)), *rows[7:]]
 
 
