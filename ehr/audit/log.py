@@ -105,17 +105,24 @@ class SqlAuditLog:
         return [_checkpoint(r) for r in rows]
 
     def chain_rows(self, batch: int = 10_000) -> Iterator[tuple[int, bytes, bytes]]:
-        """Every (seq, entry, chain) in seq order, streamed from the driver's cursor."""
+        """Every (seq, entry, chain) in seq order, streamed from the driver's cursor. Values come as
+        bytes even where someone stored text over them (SQLite keeps any type in any column)."""
         with self.store.engine.connect() as conn:
             raw = conn.connection.dbapi_connection
             assert raw is not None
-            cursor = raw.cursor(name="audit_chain") if self._postgres else raw.cursor()
+            if self._postgres:
+                cursor = raw.cursor(name="audit_chain")
+            else:
+                raw.text_factory = bytes
+                cursor = raw.cursor()
             try:
                 cursor.execute("SELECT seq, entry, chain FROM audit_log ORDER BY seq")
                 while chunk := cursor.fetchmany(batch):
                     yield from chunk
             finally:
                 cursor.close()
+                if not self._postgres:
+                    raw.text_factory = str
 
     def rows(self, *, patient: str | None = None, agent: str | None = None, tenant: str | None = None,
              since: datetime | None = None, until: datetime | None = None) -> Iterator[AuditRow]:
