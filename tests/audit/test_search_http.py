@@ -144,3 +144,17 @@ def test_writes_to_audit_events_are_refused(client: httpx.Client, tail: Tail) ->
     answer = client.post("", json={"resourceType": "Bundle", "type": "batch", "entry": [entry, delete]})
     assert answer.status_code == 200
     assert [e["response"]["status"] for e in answer.json()["entry"]] == ["405", "405"]
+
+
+def test_audit_off_records_nothing(db_url: str, tmp_path: Path) -> None:
+    """``Settings.audit = False`` (for the overhead benchmark): nothing is recorded, and the log
+    cannot be searched."""
+    from ehr.settings import Settings
+
+    with LiveServer(Settings(db_url=db_url, data_dir=tmp_path, audit=False)) as live, \
+            httpx.Client(base_url=live.base) as http:
+        assert http.post("/Patient", json={"resourceType": "Patient"}).status_code == 201
+        assert http.get("/Patient").status_code == 200
+        assert http.get("/AuditEvent", headers=OFFICER).status_code == 503
+    with opened_log(db_url, tmp_path) as log:
+        assert list(log.rows()) == []
