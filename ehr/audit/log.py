@@ -18,16 +18,18 @@ from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Select, and_, desc, or_, select
+from sqlalchemy import Connection, Engine, Select, and_, desc, func, or_, select
 
 from ehr.audit.appender import GroupCommitter
 from ehr.audit.boundary import AuditRecord
 from ehr.audit.checkpoints import Checkpoint, Signer
 from ehr.audit.events import PreparedEvent, prepare_events
 from ehr.audit.hashing import GENESIS, next_chain
+from ehr.audit.parallel import MIN_ENTRIES, verify_parallel
 from ehr.audit.query import AuditQuery
 from ehr.audit.receipts import DONE, Receipt
 from ehr.audit.rows import AuditRow
+from ehr.audit.verify import Report, verify
 from ehr.search.prefixes import range_condition
 from ehr.store.protocol import Tx
 from ehr.store.records import now_us
@@ -104,25 +106,30 @@ class SqlAuditLog:
             rows = conn.execute(select(audit_checkpoints).order_by(audit_checkpoints.c.size)).all()
         return [_checkpoint(r) for r in rows]
 
-    def chain_rows(self, batch: int = 10_000) -> Iterator[tuple[int, bytes, bytes]]:
-        """Every (seq, entry, chain) in seq order, streamed from the driver's cursor. Values come as
-        bytes even where someone stored text over them (SQLite keeps any type in any column)."""
+    def chain_rows(self) -> Iterator[tuple[int, bytes, bytes]]:
+        """Every (seq, entry, chain) in seq order."""
+        return stream_rows(self.store.engine)
+
+    def size(self) -> int:
+        """The number of entries, when their seqs run from 1 without a gap; else -1."""
         with self.store.engine.connect() as conn:
-            raw = conn.connection.dbapi_connection
-            assert raw is not None
-            if self._postgres:
-                cursor = raw.cursor(name="audit_chain")
-            else:
-                raw.text_factory = bytes
-                cursor = raw.cursor()
-            try:
-                cursor.execute("SELECT seq, entry, chain FROM audit_log ORDER BY seq")
-                while chunk := cursor.fetchmany(batch):
-                    yield from chunk
-            finally:
-                cursor.close()
-                if not self._postgres:
-                    raw.text_factory = str
+            low, high, count = conn.execute(select(func.min(audit_log.c.seq), func.max(audit_log.c.seq),
+                                                   func.count())).one()
+        if not count:
+            return 0
+        return int(count) if (int(low), int(high)) == (1, int(count)) else -1
+
+    def verify(self, extra: Sequence[Checkpoint] = (), min_parallel: int = MIN_ENTRIES) -> Report:
+        """Verify the whole log against its own checkpoints and ``extra`` (exported ones): in parallel
+        when it is large and intact, else (or to explain a problem) by the sequential walk."""
+        checkpoints = [*self.checkpoints(), *extra]
+        size = self.size()
+        engine = self.store.engine
+        engine.dispose()  # no open connection may cross the fork into the checking processes
+        url = engine.url.render_as_string(hide_password=False)
+        quick = verify_parallel(url, size, checkpoints, self.signer.public, min_entries=min_parallel) \
+            if size > 0 else None
+        return quick or verify(self.chain_rows(), checkpoints, self.signer.public)
 
     def rows(self, *, patient: str | None = None, agent: str | None = None, tenant: str | None = None,
              since: datetime | None = None, until: datetime | None = None) -> Iterator[AuditRow]:
@@ -183,6 +190,33 @@ def search_statement(query: AuditQuery) -> Select[Any]:
     if query.before_seq is not None:
         stmt = stmt.where(c.seq < query.before_seq)
     return stmt.order_by(desc(c.seq)).limit(query.count + 1)
+
+
+def stream_rows(engine: Engine, low: int = 1, high: int | None = None,
+                batch: int = 10_000) -> Iterator[tuple[int, bytes, bytes]]:
+    """(seq, entry, chain) of seqs ``low``..``high`` in seq order, streamed from the driver's cursor.
+    Values come as bytes even where someone stored text over them (SQLite keeps any type anywhere)."""
+    postgres = engine.dialect.name == "postgresql"
+    mark = "%s" if postgres else "?"
+    sql = f"SELECT seq, entry, chain FROM audit_log WHERE seq >= {mark}"  # noqa: S608 (no input in it)
+    params: tuple[int, ...] = (low,) if high is None else (low, high)
+    sql += "" if high is None else f" AND seq <= {mark}"
+    with engine.connect() as conn:
+        raw = conn.connection.dbapi_connection
+        assert raw is not None
+        if postgres:
+            cursor = raw.cursor(name="audit_chain")
+        else:
+            raw.text_factory = bytes
+            cursor = raw.cursor()
+        try:
+            cursor.execute(sql + " ORDER BY seq", params)
+            while chunk := cursor.fetchmany(batch):
+                yield from chunk
+        finally:
+            cursor.close()
+            if not postgres:
+                raw.text_factory = str
 
 
 def head(conn: Connection) -> tuple[int, bytes]:

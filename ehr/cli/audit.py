@@ -45,7 +45,7 @@ def verify(
         else:
             audit_log = _open_log(Settings(db_url=db, data_dir=data_dir))
             try:
-                report = run_verify(audit_log.chain_rows(), [*audit_log.checkpoints(), *found], signer.public)
+                report = audit_log.verify(found)
             finally:
                 audit_log.store.close()
     except (OSError, cps.CheckpointFormatError, LogFormatError) as exc:
