@@ -14,13 +14,14 @@ import argparse
 import random
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from ehr.audit.boundary import AuditRecord, Touched
 from ehr.audit.checkpoints import Signer
 from ehr.audit.events import PreparedEvent, prepare_events
 from ehr.audit.log import SqlAuditLog
-from ehr.audit.verify import verify
+from ehr.audit.verify import Report, verify
 from ehr.store.records import now_us
 from ehr.store.sql.engine import make_engine, migrate
 from ehr.store.sql.store import SqlStore
@@ -72,9 +73,14 @@ def main() -> None:
         built = time.perf_counter() - started
         print(f"built {size} entries in {built:.1f} s ({size / built:,.0f} appends/s, batches of {BATCH})")
         checkpoints = log.checkpoints()
+
+        def walk() -> Report:
+            return verify(log.chain_rows(), checkpoints, log.signer.public)
+
+        runs: tuple[tuple[str, Callable[[], Report]], ...] = (("ehr audit verify", log.verify),
+                                                              ("sequential walk ", walk))
         for run in range(1, args.repeat + 1):
-            for name, check in (("ehr audit verify", log.verify),
-                                ("sequential walk ", lambda: verify(log.chain_rows(), checkpoints, log.signer.public))):
+            for name, check in runs:
                 started, cpu = time.perf_counter(), time.process_time()
                 report = check()
                 elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu

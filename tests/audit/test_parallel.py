@@ -15,7 +15,7 @@ from ehr.audit.log import SqlAuditLog
 from ehr.audit.parallel import verify_parallel
 from ehr.audit.verify import verify
 
-from .logs import TEST_SIGNER, START_US
+from .logs import START_US, TEST_SIGNER
 from .support import opened_log
 
 N = 1200
