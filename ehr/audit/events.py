@@ -27,21 +27,21 @@ from ehr.audit.boundary import AuditRecord, Touched
 from ehr.audit.canonical import canonical
 from ehr.store.records import to_instant
 
-EVENT_TYPE = {"system": "http://terminology.hl7.org/CodeSystem/audit-event-type", "code": "rest",
-              "display": "RESTful Operation"}
+EVENT_TYPE = {"system": "http://terminology.hl7.org/CodeSystem/audit-event-type", "code": "rest"}
 RESTFUL = "http://hl7.org/fhir/restful-interaction"
 OPERATION_SYSTEM = "urn:ehr:operation"
 ACT_REASON = "http://terminology.hl7.org/CodeSystem/v3-ActReason"
 ROLE_SYSTEM = "urn:ehr:role"
 SUBJECT_SYSTEM = "urn:ehr:subject"
 _USER_TYPE = {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v3-ParticipationType",
-                          "code": "IRCP", "display": "information recipient"}]}
-_CLIENT_TYPE = {"coding": [{"system": "http://dicom.nema.org/resources/ontology/DCM", "code": "110153",
-                            "display": "Source Role ID"}]}
-_SOURCE_TYPE = [{"system": "http://terminology.hl7.org/CodeSystem/security-source-type", "code": "4",
-                 "display": "Application Server"}]
+                          "code": "IRCP"}]}  # information recipient
+_CLIENT_TYPE = {"coding": [{"system": "http://dicom.nema.org/resources/ontology/DCM", "code": "110153"}]}  # source
+_SOURCE_TYPE = [{"system": "http://terminology.hl7.org/CodeSystem/security-source-type", "code": "4"}]  # app server
 _ENTITY_TYPE = "http://terminology.hl7.org/CodeSystem/audit-entity-type"
 _OBJECT_ROLE = "http://terminology.hl7.org/CodeSystem/object-role"
+#: audit-entity-type and object-role codes (displays left out: codes and systems say it, in less to hash)
+PERSON, SYSTEM_OBJECT = "1", "2"
+PATIENT, DOMAIN_RESOURCE, QUERY = "1", "4", "24"
 _ACTIONS = {"create": "C", "read": "R", "vread": "R", "update": "U", "patch": "U", "delete": "D"}
 OBSERVER = "ehr-service"
 
@@ -164,20 +164,18 @@ def agents(record: AuditRecord) -> list[dict[str, Any]]:
 def entities(record: AuditRecord, patient: str | None, resources: tuple[str, ...]) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     if patient is not None:
-        out.append(_entity(patient, "1", "Person", "1", "Patient"))
-    out.extend(_entity(ref, "2", "System Object", "4", "Domain Resource") for ref in resources if ref != patient)
+        out.append(_entity(patient, PERSON, PATIENT))
+    out.extend(_entity(ref, SYSTEM_OBJECT, DOMAIN_RESOURCE) for ref in resources if ref != patient)
     if record.parameters:
-        query = _entity(None, "2", "System Object", "24", "Query")
+        query = _entity(None, SYSTEM_OBJECT, QUERY)
         query["detail"] = [{"type": "parameters", "valueString": ",".join(record.parameters)}]
         out.append(query)
     return out
 
 
-def _entity(reference: str | None, kind: str, kind_display: str, role: str, role_display: str) -> dict[str, Any]:
-    out: dict[str, Any] = {
-        "type": {"system": _ENTITY_TYPE, "code": kind, "display": kind_display},
-        "role": {"system": _OBJECT_ROLE, "code": role, "display": role_display},
-    }
+def _entity(reference: str | None, kind: str, role: str) -> dict[str, Any]:
+    out: dict[str, Any] = {"type": {"system": _ENTITY_TYPE, "code": kind},
+                           "role": {"system": _OBJECT_ROLE, "code": role}}
     if reference is not None:
         out["what"] = {"reference": reference}
     return out
@@ -188,5 +186,5 @@ def purposes_of(record: AuditRecord) -> list[dict[str, Any]]:
     if record.purpose_of_use:
         out.append({"coding": [{"system": ACT_REASON, "code": record.purpose_of_use}]})
     if record.break_glass:
-        out.append({"coding": [{"system": ACT_REASON, "code": "BTG", "display": "break the glass"}]})
+        out.append({"coding": [{"system": ACT_REASON, "code": "BTG"}]})  # break the glass
     return out
