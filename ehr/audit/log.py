@@ -133,6 +133,8 @@ class SqlAuditLog:
 
     def rows(self, *, patient: str | None = None, agent: str | None = None, tenant: str | None = None,
              since: datetime | None = None, until: datetime | None = None) -> Iterator[AuditRow]:
+        """Entries matching every given filter, oldest first. ``tenant`` keeps the entries of that
+        hospital's callers and those about its patients (``patient_tenant``)."""
         c = audit_log.c
         stmt = select(*_ROW_COLUMNS).order_by(c.seq)
         if patient is not None:

@@ -95,6 +95,19 @@ class _Walk:
         #: rewritten stretches (first seq, checkpoint size): reported unless a problem inside explains them
         self.stretches: list[tuple[int, int]] = []
 
+    def step(self, seq: int, entry: bytes, chain: bytes, computed: bytes) -> bool:
+        """The slow path of one row: a broken link, the row after one, or a checkpoint. Returns
+        whether the next row needs it too."""
+        if computed != chain:
+            self.broken(seq, entry, chain, computed)
+        elif self.recomputed is not None:
+            self.linked()
+        if self.quiet:
+            self.quiet -= 1
+        if seq in self.heads:
+            self.checkpoint(seq, computed)
+        return self.quiet > 0 or self.recomputed is not None
+
     def sequence(self, seq: int) -> None:
         if seq > self.expected:
             gap = f"seq {self.expected}..{seq - 1} are" if seq - 1 > self.expected else f"seq {self.expected} is"
@@ -171,7 +184,7 @@ def verify(rows: Iterable[Row], checkpoints: Iterable[Checkpoint], public: Ed255
     heads = _trusted(checkpoints, public, report)
     walk = _Walk(report, heads)
     leaf_base, node, sha256 = hashlib.sha256(LEAF_PREFIX), NODE_PREFIX, hashlib.sha256
-    previous, expected, count = GENESIS, 1, 0
+    previous, expected, count, unsettled = GENESIS, 1, 0, False
     for seq, entry, chain in rows:
         count += 1
         if seq == expected:
@@ -179,18 +192,12 @@ def verify(rows: Iterable[Row], checkpoints: Iterable[Checkpoint], public: Ed255
         else:
             walk.expected = expected
             walk.sequence(seq)
-            expected = walk.expected
+            expected, unsettled = walk.expected, True
         leaf = leaf_base.copy()
         leaf.update(entry)
         computed = sha256(node + previous + leaf.digest()).digest()
-        if computed != chain:
-            walk.broken(seq, entry, chain, computed)
-        elif walk.recomputed is not None:
-            walk.linked()
-        if walk.quiet:
-            walk.quiet -= 1
-        if seq in heads:
-            walk.checkpoint(seq, computed)
+        if computed != chain or unsettled or seq in heads:
+            unsettled = walk.step(seq, entry, chain, computed)
         previous = chain
     report.entries, report.last_seq, report.head = count, expected - 1, previous
     _check_tail(report, heads)
