@@ -42,6 +42,9 @@ class Settings:
     audit_timezone: str = "UTC"
     #: local office hours; audit entries outside [start, end) are after-hours
     audit_office_hours: tuple[time, time] = (time(7), time(19))
+    #: record every interaction in the tamper-evident audit log (off: nothing is recorded; for the
+    #: overhead benchmark only)
+    audit: bool = True
 
     @property
     def database_url(self) -> str:
@@ -71,6 +74,7 @@ class Settings:
             key_cache_ttl_s=float(os.environ.get("EHR_KEY_CACHE_TTL", "30")),
             audit_timezone=os.environ.get("EHR_AUDIT_TIMEZONE") or "UTC",
             audit_office_hours=parse_office_hours(os.environ.get("EHR_AUDIT_OFFICE_HOURS") or "07:00-19:00"),
+            audit=os.environ.get("EHR_AUDIT", "1") != "0",
         )
 
     @property

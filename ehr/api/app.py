@@ -11,11 +11,15 @@ from typing import TYPE_CHECKING, Any
 from fastapi import FastAPI, Request, Response
 
 from ehr.api import errors
-from ehr.api.audit_pages import router as audit_router
+from ehr.api.audit_pages import router as audit_pages_router
+from ehr.api.audit_routes import router as audit_event_router
 from ehr.api.fhir_routes import router as fhir_router
+from ehr.audit.checkpoints import Signer
+from ehr.audit.log import SqlAuditLog
 from ehr.audit.reports.anomalies import NoCareLinks
-from ehr.audit.reports.source import open_reader
+from ehr.audit.reports.memory import MemoryAuditReader
 from ehr.audit.rows import AuditReader
+from ehr.auth.audit_access import AuditOfficersOnly
 from ehr.crypto.blind import BlindIndexKey
 from ehr.crypto.setup import open_blind_key, open_cipher
 from ehr.fhir import validation
@@ -33,10 +37,11 @@ if TYPE_CHECKING:
     from inference.service import InferenceService
 
 
-def build_services(store: Store, registry: Registry | None = None, *,
-                   blind_key: BlindIndexKey | None = None) -> Services:
+def build_services(store: Store, registry: Registry | None = None, *, blind_key: BlindIndexKey | None = None,
+                   audit: SqlAuditLog | None = None) -> Services:
     """The services over ``store``; with ``blind_key``, identifying search values are indexed and
-    searched as blind indexes (``ehr.search.blind``)."""
+    searched as blind indexes (``ehr.search.blind``); with ``audit``, every interaction is recorded in
+    that log."""
     reg = registry or Registry.load()
     compile_all(reg)
     blinder = Blinder(blind_key) if blind_key is not None else None
@@ -45,7 +50,17 @@ def build_services(store: Store, registry: Registry | None = None, *,
         rows = extract_index_rows(resource, reg)
         return rows if blinder is None else blinder.rows(resource["resourceType"], rows)
 
-    return Services(store=store, indexer=indexer, registry=reg, blinder=blinder)
+    authorizer = AuditOfficersOnly()
+    if audit is None:
+        return Services(store=store, indexer=indexer, registry=reg, blinder=blinder, authorizer=authorizer)
+    return Services(store=store, indexer=indexer, registry=reg, blinder=blinder, authorizer=authorizer,
+                    auditor=audit, audit_log=audit)
+
+
+def open_audit_log(store: SqlStore, settings: Settings) -> SqlAuditLog:
+    """The tamper-evident log in ``store``, signing checkpoints with the key in ``data_dir/keys``
+    (generated on first start)."""
+    return SqlAuditLog(store, Signer.from_data_dir(settings.data_dir))
 
 
 def open_store(settings: Settings) -> SqlStore:
@@ -59,8 +74,11 @@ def open_store(settings: Settings) -> SqlStore:
 
 
 def open_services(settings: Settings) -> Services:
-    """Store and services for ``settings``, as the server builds them (the CLI uses this too)."""
-    return build_services(open_store(settings), blind_key=open_blind_key(settings))
+    """Store and services for ``settings``, as the server builds them (the CLI uses this too): blind
+    indexes when encryption is on, the audit log unless ``settings.audit`` is off."""
+    store = open_store(settings)
+    audit = open_audit_log(store, settings) if settings.audit else None
+    return build_services(store, blind_key=open_blind_key(settings), audit=audit)
 
 
 def _start_inference(app: FastAPI, settings: Settings) -> InferenceService:
@@ -89,9 +107,11 @@ def create_app(settings: Settings, services: Services | None = None,
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         owned = services is None
         built = services or open_services(settings)
+        audit_log = built.auditor if owned and isinstance(built.auditor, SqlAuditLog) else None
         models = _start_inference(app, settings) if settings.inference else None
         app.state.services = replace(built, suggester=models) if models is not None else built
-        app.state.audit_reader = audit_reader or open_reader(settings)
+        log = built.auditor if isinstance(built.auditor, SqlAuditLog) else None
+        app.state.audit_reader = audit_reader or log or MemoryAuditReader()  # audit off: nothing to report
         app.state.care_links = NoCareLinks()  # care links come with patient identity matching
         validation.warm_up()
         try:
@@ -99,6 +119,8 @@ def create_app(settings: Settings, services: Services | None = None,
         finally:
             if models is not None:
                 models.close()
+            if audit_log is not None:
+                audit_log.close()
             if owned:
                 built.store.close()
 
@@ -106,6 +128,7 @@ def create_app(settings: Settings, services: Services | None = None,
     app.state.settings = settings
     app.state.capability = None
     errors.install(app)
+    app.include_router(audit_event_router)  # before the generic routes, which would take AuditEvent too
     app.include_router(fhir_router)
-    app.include_router(audit_router)
+    app.include_router(audit_pages_router)
     return app

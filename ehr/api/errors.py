@@ -12,6 +12,7 @@ from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
 
+from ehr.audit.receipts import attached
 from ehr.errors import FhirError, Issue, operation_outcome
 from ehr.fhir.jsonio import dumps
 
@@ -26,7 +27,11 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(Exception, _unexpected)
 
 
-async def _fhir_error(_request: Request, exc: FhirError) -> Response:
+async def _fhir_error(request: Request, exc: FhirError) -> Response:
+    try:
+        await attached(exc).settled()  # a failure's audit entry is durable before its answer leaves
+    except Exception as failed:
+        return await _unexpected(request, failed)
     return Response(dumps(exc.outcome()), status_code=exc.status, headers=exc.headers, media_type=_MEDIA)
 
 
@@ -48,6 +53,10 @@ async def _request_error(_request: Request, exc: RequestValidationError) -> Resp
 
 
 async def _unexpected(request: Request, exc: Exception) -> Response:
+    try:
+        await attached(exc).settled()
+    except Exception as failed:
+        log.error("audit entry of a failed request not written: %s", type(failed).__name__)
     log.error("unexpected %s on %s %s", type(exc).__name__, request.method, request.scope.get("route"))
     issue = Issue("The server failed unexpectedly; nothing was changed. Retry, and report it if it persists.",
                   code="exception", severity="fatal")

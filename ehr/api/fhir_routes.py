@@ -5,6 +5,7 @@ Spec: https://hl7.org/fhir/R4/http.html
 
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
@@ -16,6 +17,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.convertors import StringConvertor, register_url_convertor
 
 from ehr.api import negotiation as neg
+from ehr.audit.receipts import attached
 from ehr.auth.boundary import Action, Principal
 from ehr.errors import BadRequest
 from ehr.fhir.capability import capability_statement
@@ -67,13 +69,44 @@ def get_services(request: Request) -> Services:
 
 
 def get_context(request: Request) -> Context:
+    """The request context. Until SMART on FHIR authorization lands, the caller is described by
+    development headers, which the authorization work replaces with token claims: ``X-Tenant``
+    (hospital), ``X-User`` (subject), ``X-Roles: a,b``, ``X-Purpose-Of-Use: TREAT`` and
+    ``X-Break-Glass: <reason>`` (the reason is not stored: it is free text)."""
     neg.check_accept(request)
     settings = request.app.state.settings
-    tenant = request.headers.get("x-tenant") or settings.default_tenant
+    headers = request.headers
+    tenant = headers.get("x-tenant") or settings.default_tenant
+    principal = Principal(tenant=tenant, subject=_code(headers.get("x-user"), "X-User") or "anonymous",
+                          roles=tuple(filter(None, (_code(r.strip(), "X-Roles")
+                                                    for r in headers.get("x-roles", "").split(",")))))
     prefer = neg.prefer_return(request)
-    return Context(base_url=neg.fhir_base(request), principal=Principal(tenant=tenant),
+    return Context(base_url=neg.fhir_base(request), principal=principal,
                    prefer_return=prefer,  # type: ignore[arg-type]
-                   lenient=neg.prefer_lenient(request), default_count=settings.default_count)
+                   lenient=neg.prefer_lenient(request), default_count=settings.default_count,
+                   purpose_of_use=_code(headers.get("x-purpose-of-use"), "X-Purpose-Of-Use"),
+                   break_glass=bool(headers.get("x-break-glass", "").strip()),
+                   client=request.client.host if request.client else None,
+                   parameters=_parameter_names(request))
+
+
+_CODE = re.compile(r"[A-Za-z0-9._:@-]{1,128}")
+_NOT_AUDITED = frozenset({"_format", "_pretty"})
+
+
+def _code(value: str | None, header: str) -> str | None:
+    """A header holding a code or identifier (never free text, which the audit log must not store)."""
+    if not value:
+        return None
+    if not _CODE.fullmatch(value):
+        raise BadRequest(f"{header} must be a code (letters, digits and . _ : @ -, at most 128), not free text.")
+    return value
+
+
+def _parameter_names(request: Request) -> tuple[str, ...]:
+    """The names of the query parameters (never their values), for the audit log."""
+    names = dict.fromkeys(k for k in request.query_params if k not in _NOT_AUDITED and _CODE.fullmatch(k))
+    return tuple(names)
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,11 +125,15 @@ class Call:
         """Run ``fn`` through the interaction runner in the thread pool and answer with its result."""
         result = await run_in_threadpool(execute, self.services, self.ctx, self._action(interaction), fn,
                                          write=write)
+        await result.receipt.settled()
         return neg.fhir_response(self.request, result, prefer=prefer)
 
-    def inline(self, interaction: str, fn: Callable[[Tx], Result]) -> Response:
-        """A single-resource read, run in the event loop: a thread hop would cost more than the read."""
+    async def inline(self, interaction: str, fn: Callable[[Tx], Result]) -> Response:
+        """A single-resource read, run in the event loop: a thread hop would cost more than the read.
+        Its audit entry is committed by the group-commit appender; the response waits for it without
+        blocking the loop."""
         result = execute(self.services, self.ctx, self._action(interaction), fn, write=False)
+        await result.receipt.settled()
         return neg.fhir_response(self.request, result)
 
     def _action(self, interaction: str) -> Action:
@@ -137,7 +174,7 @@ async def read_route(request: Request) -> Response:
     none_match = request.headers.get("if-none-match")
     since = _http_date(request.headers.get("if-modified-since"))
     version = parse_etag(none_match) if none_match else None
-    return c.inline("read", lambda tx: read.read(tx, c.resource_type, c.resource_id, if_none_match=version,
+    return await c.inline("read", lambda tx: read.read(tx, c.resource_type, c.resource_id, if_none_match=version,
                                                  if_modified_since=since))
 
 
@@ -147,7 +184,7 @@ async def vread_route(request: Request) -> Response:
     version: str = request.path_params["version"]
     if not version.isdigit():
         raise BadRequest(f"Version ids are whole numbers; {version!r} is not one.")
-    return c.inline("vread", lambda tx: read.vread(tx, c.resource_type, c.resource_id, int(version)))
+    return await c.inline("vread", lambda tx: read.vread(tx, c.resource_type, c.resource_id, int(version)))
 
 
 @route("POST", "")
@@ -157,7 +194,14 @@ async def bundle(request: Request) -> Response:
     body = await _body(request)
 
     def run(fn: Callable[[Tx], Result], write: bool) -> Result:
-        return execute(c.services, c.ctx, Action(str(body.get("type")), "Bundle"), fn, write=write)
+        """One unit of work of the Bundle, in this worker thread: it waits here for its audit entry."""
+        try:
+            result = execute(c.services, c.ctx, Action(str(body.get("type")), "Bundle"), fn, write=write)
+        except Exception as exc:
+            attached(exc).wait()
+            raise
+        result.receipt.wait()
+        return result
 
     result = await run_in_threadpool(transaction.process_bundle, c.ctx, c.services, body, run)
     return neg.fhir_response(request, result)

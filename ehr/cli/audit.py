@@ -1,15 +1,123 @@
-"""``ehr audit``: the audit log's commands (reports for data officers)."""
+"""``ehr audit``: verify the tamper-evident log, sign and export checkpoints, export the log, and write
+reports for data officers (``report``).
+
+``verify`` exits 0 with a one-line summary when the log is intact, 1 with a line per problem (its
+seq and what happened) when it is not, and 2 when it cannot run (no signing key, unreadable file).
+"""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from ehr.settings import DEFAULT_DATA_DIR
+from ehr.settings import DEFAULT_DATA_DIR, Settings
 
-app = typer.Typer(help="The audit log: reports for data officers.", no_args_is_help=True)
+if TYPE_CHECKING:
+    from ehr.audit.checkpoints import Signer
+    from ehr.audit.log import SqlAuditLog
+
+app = typer.Typer(help="The tamper-evident audit log: verification, checkpoints, exports and reports.",
+                  no_args_is_help=True, add_completion=False)
+
+DbOption = Annotated[str | None, typer.Option("--db", help="SQLAlchemy URL; default: SQLite in --data-dir")]
+DataDirOption = Annotated[Path, typer.Option("--data-dir", help="folder with the database and keys/")]
+MAX_LINES = 50
+
+
+@app.command()
+def verify(
+    db: DbOption = None,
+    data_dir: DataDirOption = DEFAULT_DATA_DIR,
+    checkpoints: Annotated[Path | None, typer.Option(help="exported checkpoints (JSON lines) to check too")] = None,
+    log: Annotated[Path | None, typer.Option(help="verify an exported log file instead of the database")] = None,
+) -> None:
+    """Recompute the hash chain and check every signed checkpoint; say where and what if tampered."""
+    from ehr.audit import checkpoints as cps
+    from ehr.audit.export import LogFormatError, read_rows
+    from ehr.audit.verify import verify as run_verify
+
+    signer = _existing_signer(data_dir)
+    try:
+        found = list(cps.read_lines(checkpoints)) if checkpoints is not None else []
+        if log is not None:
+            report = run_verify(read_rows(log), found, signer.public)
+        else:
+            audit_log = _open_log(Settings(db_url=db, data_dir=data_dir))
+            try:
+                report = audit_log.verify(found)
+            finally:
+                audit_log.store.close()
+    except (OSError, cps.CheckpointFormatError, LogFormatError) as exc:
+        typer.echo(f"ehr audit verify: {exc}", err=True)
+        raise typer.Exit(2) from None
+    lines = report.lines()
+    if len(lines) > MAX_LINES + 1:
+        lines = [*lines[:MAX_LINES], f"... and {len(lines) - MAX_LINES - 1} more problem(s)", lines[-1]]
+    typer.echo("\n".join(lines))
+    raise typer.Exit(0 if report.intact else 1)
+
+
+@app.command()
+def checkpoint(
+    db: DbOption = None,
+    data_dir: DataDirOption = DEFAULT_DATA_DIR,
+    export: Annotated[Path | None, typer.Option(help="write every checkpoint to this file (JSON lines)")] = None,
+) -> None:
+    """Sign a checkpoint of the log as it is now; with --export, copy all checkpoints out of the database."""
+    from ehr.audit.checkpoints import export_lines
+
+    audit_log = _open_log(Settings(db_url=db, data_dir=data_dir))
+    try:
+        made = audit_log.checkpoint()
+        every = audit_log.checkpoints()
+    finally:
+        audit_log.store.close()
+    typer.echo(f"checkpoint: size {made.size}, head {made.head.hex()}" if made else "the log is empty")
+    if export is not None:
+        _write_atomically(export, export_lines(every))
+        typer.echo(f"{len(every)} checkpoint(s) written to {export}")
+
+
+@app.command("export")
+def export_log(
+    out: Annotated[Path, typer.Argument(help="file to write (JSON lines)")],
+    db: DbOption = None,
+    data_dir: DataDirOption = DEFAULT_DATA_DIR,
+) -> None:
+    """Write the whole log (seq, canonical entry, chain hash) to a file, for verification elsewhere."""
+    from ehr.audit.export import write_rows
+
+    audit_log = _open_log(Settings(db_url=db, data_dir=data_dir))
+    try:
+        count = write_rows(audit_log.chain_rows(), out)
+    finally:
+        audit_log.store.close()
+    typer.echo(f"{count} entries written to {out}")
+
+
+def _open_log(settings: Settings) -> SqlAuditLog:
+    from ehr.api.app import open_audit_log, open_store
+
+    return open_audit_log(open_store(settings), settings)
+
+
+def _existing_signer(data_dir: Path) -> Signer:
+    from ehr.audit.checkpoints import KEY_FILE, Signer
+
+    if not (data_dir / "keys" / KEY_FILE).exists():
+        typer.echo(f"ehr audit verify: no audit signing key in {data_dir / 'keys'}; run it with the server's "
+                   "--data-dir.", err=True)
+        raise typer.Exit(2)
+    return Signer.from_data_dir(data_dir)
+
+
+def _write_atomically(path: Path, data: bytes) -> None:
+    temporary = path.with_name(path.name + ".tmp")
+    temporary.write_bytes(data)
+    os.replace(temporary, path)
 
 
 @app.command()

@@ -47,7 +47,14 @@ def run_report(options: ReportOptions, reader: AuditReader | None = None) -> int
                         parse_bound(options.until, rules.zone, end=True) if options.until else None)
         request = ReportRequest(period, patient=options.patient, agent=options.user, anomalies=options.anomalies,
                                 tenant=options.tenant)
-        doc = build_document(reader or open_reader(settings), request, rules, NoCareLinks())
+        if reader is not None:
+            doc = build_document(reader, request, rules, NoCareLinks())
+        else:
+            log = open_reader(settings)
+            try:
+                doc = build_document(log, request, rules, NoCareLinks())
+            finally:
+                log.store.close()
     except BadRequest as exc:
         typer.echo(f"ehr audit report: {exc.message}", err=True)
         return 2

@@ -35,23 +35,29 @@ def serve(
                                                   "values (for a database's whole life)")] = True,
     vault_addr: VaultAddr = None,
     vault_token: VaultToken = None,
+    audit: Annotated[bool, typer.Option(help="record every interaction in the audit log (off: benchmarks "
+                                             "only)")] = True,
 ) -> None:
     """Run the FHIR server."""
     import uvicorn
 
     from ehr.api.app import open_store
+    from ehr.audit.checkpoints import Signer
 
     settings = Settings(db_url=db, data_dir=data_dir, max_body_bytes=max_body, base_url=base_url,
                         inference=inference, models_dir=models, require_gpu=require_gpu, encryption=encryption,
-                        vault_addr=vault_addr, vault_token=vault_token)
+                        vault_addr=vault_addr, vault_token=vault_token, audit=audit)
     open_store(settings).close()  # migrate once before workers start
+    if audit:
+        Signer.from_data_dir(data_dir)  # the audit signing key, generated once before workers start
     if inference:
         _check_models(settings)
     os.environ.update({"EHR_DB": db or "", "EHR_DATA_DIR": str(data_dir), "EHR_MAX_BODY_BYTES": str(max_body),
                        "EHR_BASE_URL": base_url or "", "EHR_INFERENCE": "1" if inference else "0",
                        "EHR_MODELS_DIR": str(models or ""), "EHR_REQUIRE_GPU": "1" if require_gpu else "0",
                        "EHR_ENCRYPTION": "1" if encryption else "0", "EHR_VAULT_ADDR": vault_addr or "",
-                       "EHR_VAULT_TOKEN": vault_token or ""})
+                       "EHR_VAULT_TOKEN": vault_token or "",
+                       "EHR_AUDIT": "1" if audit else "0"})
     typer.echo(f"FHIR R4 endpoint: http://{host}:{port}/fhir  (database: {_describe(settings)})")
     if workers > 1:
         from ehr.api.workers import serve_workers

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ehr.audit.boundary import AuditRecord
+from ehr.audit.boundary import AuditRecord, Touched
 from ehr.crypto.kek import KekSource
 from ehr.crypto.keyring import owner_of
 from ehr.fhir.interactions.context import Services
@@ -66,5 +66,6 @@ def shred_patient(services: Services, store: SqlStore, patient: str, tenant: str
         for t in tenants or [tenant or "*"]:
             services.auditor.record(AuditRecord(
                 interaction="keys-shred", tenant=t, subject=subject, status=200 if t in erased else 404,
-                resource_type="Patient", id=patient, references=(f"Patient/{patient}",)), tx)
+                resource_type="Patient", id=patient,
+                touched=(Touched(f"Patient/{patient}", (f"Patient/{patient}",), t),)), tx)
     return erased

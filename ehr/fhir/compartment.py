@@ -1,17 +1,23 @@
 """The resources of a patient's compartment (https://hl7.org/fhir/R4/compartmentdefinition-patient.html),
-found through the reference index with the compartment's own parameters."""
+found through the reference index with the compartment's own parameters; and the other way round, the
+patients a resource belongs to (for the audit log's entities)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import functools
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import orjson
 
 from ehr.fhir.interactions.context import Services
+from ehr.search.extract import rows_for_nodes
 from ehr.search.index_rows import IndexRows
+from ehr.search.paths import CompiledParam, compiled_params
 from ehr.search.query import Criterion, ReferenceValue, SearchQuery
+from ehr.search.registry import ParamKind, Registry
 from ehr.store.protocol import Tx
+from ehr.store.records import VersionRecord
 
 PAGE = 1000
 #: compartment parameters naming the patient the record is about, tried before the others (an
@@ -56,3 +62,30 @@ def _all(tx: Tx, resource_type: str, param: str, patient_id: str, also: Sequence
         if page.next_cursor is None:
             return found
         after = int(page.next_cursor)
+
+
+def patients_of(registry: Registry, record: VersionRecord) -> tuple[str, ...]:
+    """``Patient/<id>`` of every patient whose compartment holds ``record``: the Patient itself, else the
+    patients its compartment parameters (``subject``, ``patient``, ``performer``...) refer to."""
+    if record.resource_type == "Patient":
+        return (f"Patient/{record.id}",)
+    if record.body is None or not registry.patient_compartment(record.resource_type):
+        return ()
+    return patient_references(registry, orjson.loads(record.body))
+
+
+def patient_references(registry: Registry, resource: Mapping[str, Any]) -> tuple[str, ...]:
+    resource_type = str(resource.get("resourceType"))
+    root = [(resource_type, resource)]
+    found: dict[str, None] = {}
+    for compiled in _compartment_params(registry, resource_type):
+        for row in rows_for_nodes(compiled.param.code, ParamKind.REFERENCE, compiled.extract(root)):
+            if row.target_type == "Patient" and row.target_id:
+                found[f"Patient/{row.target_id}"] = None
+    return tuple(found)
+
+
+@functools.cache
+def _compartment_params(registry: Registry, resource_type: str) -> tuple[CompiledParam, ...]:
+    codes = set(registry.patient_compartment(resource_type))
+    return tuple(c for c in compiled_params(registry, resource_type) if c.param.code in codes)

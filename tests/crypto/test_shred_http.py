@@ -13,7 +13,8 @@ import pytest
 from typer.testing import CliRunner
 
 from ehr.api.app import open_services
-from ehr.audit.boundary import AuditRecord
+from ehr.audit.boundary import AuditRecord, Touched
+from ehr.audit.receipts import DONE, Receipt
 from ehr.cli.main import app
 from ehr.crypto.maintenance import shred_patient
 from ehr.settings import Settings
@@ -78,10 +79,11 @@ class Recorder:
     events: list[tuple[AuditRecord, bool]] = field(default_factory=list)
     fail: bool = False
 
-    def record(self, event: AuditRecord, tx: Tx | None) -> None:
+    def record(self, event: AuditRecord, tx: Tx | None) -> Receipt:
         if self.fail:
             raise RuntimeError("the audit log is not writable")
         self.events.append((event, tx is not None))
+        return DONE
 
 
 def _services(settings: Settings, auditor: Recorder) -> Any:
@@ -106,4 +108,5 @@ def test_shred_is_audited_in_its_own_transaction(db_url: str, tmp_path: Path) ->
         _assert_erased(http.get(f"/Patient/{pid}"))
     assert recorder.events == [(AuditRecord(interaction="keys-shred", tenant=TENANT, subject="cli:officer",
                                             status=200, resource_type="Patient", id=pid,
-                                            references=(f"Patient/{pid}",)), True)]
+                                            touched=(Touched(f"Patient/{pid}", (f"Patient/{pid}",), TENANT),)),
+                                True)]

@@ -4,7 +4,8 @@ Every example of every served resource type is POSTed to an SQLite-backed server
 stored resource equals what was sent apart from ``id`` and ``meta.versionId``/``meta.lastUpdated``,
 which the server sets. No Bundle or Parameters special case is needed: both are stored verbatim.
 PostgreSQL gets a deterministic sample (the first three examples of each type by id, plus every
-rejected one), to keep the suite fast.
+rejected one), to keep the suite fast. AuditEvents are written by the server only (its append-only
+log), so their examples must be refused with 405.
 
 Examples that the R4B validation rejects are not skipped silently: the exact set of rejected
 ``Type/id`` keys must equal ``tests/golden/rejected_examples.json``, which gives the reason for each.
@@ -22,6 +23,7 @@ from typing import Any
 import httpx
 import pytest
 
+from ehr.fhir.interactions.writes import READ_ONLY_TYPES
 from ehr.fhir.validation import resource_types
 from ehr.settings import Settings
 
@@ -62,6 +64,9 @@ def round_trip(client: httpx.Client, selection: list[dict[str, Any]]) -> dict[st
     refused: dict[str, int] = {}
     for example in selection:
         created = client.post(f"/{example['resourceType']}", json=example)
+        if example["resourceType"] in READ_ONLY_TYPES:
+            assert created.status_code == 405, created.text
+            continue
         if created.status_code != 201:
             assert created.status_code < 500, created.text
             assert created.json()["resourceType"] == "OperationOutcome"

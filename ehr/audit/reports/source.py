@@ -1,22 +1,22 @@
-"""Where reports read the audit log from: the one place the real reader is wired in.
-
-The CLI (``ehr audit report``) and ``create_app`` (for the ``/audit`` pages, unless a reader is injected)
-call :func:`open_reader`; everything else takes the :class:`~ehr.audit.rows.AuditReader` as a parameter.
+"""Where reports read the audit log from: the tamper-evident log (``ehr.audit.log``) in the database of
+``settings``. The CLI (``ehr audit report``) calls :func:`open_reader`; the server's ``/audit`` pages read
+the log its services write (``ehr.api.app``); everything else takes the
+:class:`~ehr.audit.rows.AuditReader` as a parameter.
 """
 
 from __future__ import annotations
 
-from ehr.audit.reports.memory import MemoryAuditReader
-from ehr.audit.rows import AuditReader
+from typing import TYPE_CHECKING
+
 from ehr.settings import Settings
 
+if TYPE_CHECKING:
+    from ehr.audit.log import SqlAuditLog
 
-def open_reader(settings: Settings) -> AuditReader:
-    """The audit log of ``settings``' database.
 
-    FOR THE LEAD TO REPLACE at the merge with the tamper-evident log (branch issue4-audit): return its
-    reader (``ehr.audit.log``) over ``settings.database_url``. Until then there is no stored log, so this
-    is an empty reader and every report is empty.
-    """
-    del settings
-    return MemoryAuditReader()
+def open_reader(settings: Settings) -> SqlAuditLog:
+    """The audit log of ``settings``' database (its schema migrated, its signing key in place); the
+    caller closes its store."""
+    from ehr.api.app import open_audit_log, open_store
+
+    return open_audit_log(open_store(settings), settings)

@@ -7,7 +7,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal, Protocol
 
-from ehr.audit.boundary import Auditor, NoAudit
+from ehr.audit.boundary import Auditor, AuditSearch, NoAudit
+from ehr.audit.receipts import DONE, Receipt
 from ehr.auth.boundary import AllowAll, Authorizer, Principal
 from ehr.search.blind import Blinder
 from ehr.search.index_rows import IndexRows
@@ -27,6 +28,14 @@ class Context:
     prefer_return: ReturnPreference | None = None
     lenient: bool = False
     default_count: int = 20
+    #: declared purpose of use (a v3 ActReason code such as TREAT), for the audit log
+    purpose_of_use: str | None = None
+    #: access under break-glass (emergency override)
+    break_glass: bool = False
+    #: network address of the client, when known
+    client: str | None = None
+    #: names of the request's query parameters (never their values), for the audit log
+    parameters: tuple[str, ...] = ()
 
     @property
     def tenant(self) -> str:
@@ -55,15 +64,26 @@ class Services:
     suggester: Suggester | None = None
     #: rewrites searches on blind-indexed parameters (None: index values stored in the clear)
     blinder: Blinder | None = None
+    #: the tamper-evident log, for AuditEvent search; None when audit is off
+    audit_log: AuditSearch | None = None
 
 
 @dataclass(slots=True)
 class Result:
     """An interaction's answer: the status, a body (resource JSON bytes or a dict) and the version
-    it concerns (for ETag, Last-Modified and Location)."""
+    it concerns (for ETag, Last-Modified and Location). ``touched`` lists the versions it read or
+    wrote, for the audit log, when they are more than ``record`` (a search, a history, a
+    transaction); ``receipt`` is the audit entry's, set by the runner."""
 
     status: int
     body: bytes | dict[str, Any] | None = None
     record: VersionRecord | None = None
     location: bool = False
     headers: dict[str, str] = field(default_factory=dict)
+    touched: tuple[VersionRecord, ...] = ()
+    receipt: Receipt = DONE
+
+    def touched_records(self) -> tuple[VersionRecord, ...]:
+        if self.touched:
+            return self.touched
+        return (self.record,) if self.record is not None else ()

@@ -23,7 +23,7 @@ def delete(ctx: Context, tx: Tx, resource_type: str, resource_id: str, *,
     if previous.deleted:
         return Result(204, record=previous)
     record = tx.write([deletion(ctx, previous)])[0]
-    return Result(204, record=record)
+    return Result(204, record=record, touched=(previous,))
 
 
 def conditional_delete(ctx: Context, services: Services, tx: Tx, resource_type: str, criteria: str) -> Result:

@@ -12,7 +12,7 @@ from ehr.fhir.bundles import resource_fragment
 from ehr.fhir.interactions import create, delete, history, patch, read, search, update
 from ehr.fhir.interactions.context import Context, Result, Services
 from ehr.fhir.interactions.entries import Entry
-from ehr.fhir.interactions.writes import parse_etag
+from ehr.fhir.interactions.writes import check_writable, parse_etag
 from ehr.store.protocol import Tx
 from ehr.store.records import to_instant
 
@@ -23,6 +23,7 @@ def run_entry(ctx: Context, services: Services, tx: Tx, entry: Entry) -> Result:
     parts, if_match = entry.parts, parse_etag(entry.if_match)
     if entry.method in ("GET", "HEAD"):
         return _run_read(ctx, services, tx, entry)
+    check_writable(entry.resource_type)
     if entry.method == "POST" and len(parts) == 1:
         assert entry.resource is not None
         return create.create(ctx, services, tx, parts[0], entry.resource, if_none_exist=entry.if_none_exist)
@@ -42,6 +43,7 @@ def run_entry(ctx: Context, services: Services, tx: Tx, entry: Entry) -> Result:
 
 def run_delete(ctx: Context, services: Services, tx: Tx, entry: Entry) -> Result:
     parts = entry.parts
+    check_writable(entry.resource_type)
     if len(parts) == 2:
         return delete.delete(ctx, tx, parts[0], parts[1], if_match=parse_etag(entry.if_match))
     if len(parts) == 1 and entry.query:

@@ -40,7 +40,7 @@ def history(ctx: Context, tx: Tx, resource_type: str | None, resource_id: str | 
     if more and records:
         links.append(("next", link(ctx.base_url, path, [*kept, ("_cursor", str(records[-1].seq))])))
     entries = [history_entry(ctx.base_url, r) for r in records]
-    return Result(200, bundle("history", entries, links))
+    return Result(200, bundle("history", entries, links), touched=tuple(records))
 
 
 def _check_params(params: Sequence[tuple[str, str]], lenient: bool) -> None:

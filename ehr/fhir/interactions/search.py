@@ -41,11 +41,12 @@ def search(ctx: Context, services: Services, tx: Tx, resource_type: str | None,
         {"fullUrl": full_url(ctx.base_url, r), "resource": resource_fragment(r), "search": {"mode": "match"}}
         for r in page.records
     ]
+    extra = included(tx, page.records, includes)
     entries.extend(
         {"fullUrl": full_url(ctx.base_url, r), "resource": resource_fragment(r), "search": {"mode": "include"}}
-        for r in included(tx, page.records, includes)
+        for r in extra
     )
-    return Result(200, bundle("searchset", entries, links, total=page.total))
+    return Result(200, bundle("searchset", entries, links, total=page.total), touched=(*page.records, *extra))
 
 
 def included(tx: Tx, matches: Sequence[VersionRecord], includes: Sequence[Include]) -> list[VersionRecord]:

@@ -21,9 +21,9 @@ from ehr.fhir.interactions.context import Context, Result, Services
 from ehr.fhir.interactions.create import check_type
 from ehr.fhir.interactions.entries import Entry, read_entries
 from ehr.fhir.interactions.references import is_conditional, rewrite_references
-from ehr.fhir.interactions.writes import new_id, pending, restamp
+from ehr.fhir.interactions.writes import check_writable, new_id, pending, restamp
 from ehr.store.protocol import Tx
-from ehr.store.records import PendingWrite, now_us
+from ehr.store.records import PendingWrite, VersionRecord, now_us
 
 _ORDER = {"DELETE": 0, "POST": 1, "PUT": 2, "PATCH": 2, "GET": 3, "HEAD": 3, "NOOP": 4}
 
@@ -36,6 +36,7 @@ def process_bundle(ctx: Context, services: Services, body: dict[str, Any],
     kind = body.get("type")
     entries = read_entries(body, ctx.base_url)
     if kind == "transaction":
+        _check_writable(entries)
         prepared = prepare(ctx, services, entries)
         return run(lambda tx: transaction(ctx, services, tx, entries, prepared), True)
     if kind == "batch":
@@ -65,11 +66,14 @@ def prepare(ctx: Context, services: Services, entries: list[Entry]) -> list[Pend
 def transaction(ctx: Context, services: Services, tx: Tx, entries: list[Entry],
                 prepared: list[PendingWrite] | None = None) -> Result:
     responses: dict[int, dict[str, Any]] = {}
+    touched: list[VersionRecord] = []
     current: Entry | None = None
     check_overlaps(entries)
     try:
         for current in sorted((e for e in entries if e.method == "DELETE"), key=lambda e: e.index):
-            responses[current.index] = entry_ops.response(ctx, entry_ops.run_delete(ctx, services, tx, current))
+            deleted = entry_ops.run_delete(ctx, services, tx, current)
+            touched.extend(deleted.touched_records())
+            responses[current.index] = entry_ops.response(ctx, deleted)
         current = None
         if prepared is None:
             id_map = _assign_ids(ctx, services, tx, entries, responses)
@@ -80,16 +84,18 @@ def transaction(ctx: Context, services: Services, tx: Tx, entries: list[Entry],
             prepared = restamp(prepared, now_us())
         posts = [e for e in entries if e.method == "POST"]
         written = tx.write(prepared)
+        touched.extend(written)
         for entry, record in zip(posts, written, strict=True):
             responses[entry.index] = entry_ops.response(ctx, Result(201, record.body, record, True))
         for current in sorted(entries, key=lambda e: (_ORDER[e.method], e.index)):
             if current.method in ("PUT", "PATCH", "GET", "HEAD"):
                 result = entry_ops.run_entry(ctx, services, tx, current)
+                touched.extend(result.touched_records())
                 responses[current.index] = entry_ops.response(ctx, result, read=current.method in ("GET", "HEAD"))
     except FhirError as exc:
         raise _locate(exc, current) from None
     ordered = [responses[e.index] for e in entries]
-    return Result(200, bundle("transaction-response", ordered, []))
+    return Result(200, bundle("transaction-response", ordered, []), touched=tuple(touched))
 
 
 def check_overlaps(entries: list[Entry]) -> None:
@@ -205,6 +211,16 @@ def _post_writes(ctx: Context, services: Services, entries: list[Entry]) -> list
             raise _locate(exc, entry) from None
         writes.append(pending(ctx, services, entry.resource, str(entry.resource["id"]), "POST", None, when))
     return writes
+
+
+def _check_writable(entries: list[Entry]) -> None:
+    """Refuse a transaction that writes a type no client may write, before anything runs."""
+    for entry in entries:
+        if entry.method not in ("GET", "HEAD"):
+            try:
+                check_writable(entry.resource_type)
+            except FhirError as exc:
+                raise _locate(exc, entry) from None
 
 
 class _NeedsDatabase(Exception):

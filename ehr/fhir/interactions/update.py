@@ -29,7 +29,8 @@ def update(ctx: Context, services: Services, tx: Tx, resource_type: str, resourc
     write = pending(ctx, services, resource, resource_id, method, previous)
     record = tx.write([write])[0]
     created = previous is None or previous.deleted
-    return Result(201 if created else 200, record.body, record, location=created)
+    touched = (record,) if previous is None or created else (previous, record)
+    return Result(201 if created else 200, record.body, record, location=created, touched=touched)
 
 
 def conditional_update(ctx: Context, services: Services, tx: Tx, resource_type: str, criteria: str,

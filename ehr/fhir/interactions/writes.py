@@ -12,10 +12,21 @@ from typing import Any
 
 import orjson
 
-from ehr.errors import BadRequest
+from ehr.errors import BadRequest, MethodNotAllowed
 from ehr.fhir.compartment import owner_patient
 from ehr.fhir.interactions.context import Context, Services
 from ehr.store.records import Method, PendingWrite, VersionRecord, now_us, to_instant
+
+#: resource types no client may write: the server writes AuditEvents, into its append-only log
+READ_ONLY_TYPES = frozenset({"AuditEvent"})
+
+
+def check_writable(resource_type: str) -> None:
+    """Refuse (405) any write to a type only the server writes."""
+    if resource_type in READ_ONLY_TYPES:
+        raise MethodNotAllowed(f"The audit log is append-only: {resource_type}s are written by the server for "
+                               "every interaction and cannot be created, changed or deleted through the API.",
+                               headers={"Allow": "GET"})
 
 
 def new_id() -> str:
@@ -35,6 +46,7 @@ def stamp(resource: dict[str, Any], resource_id: str, version: int, updated: int
 def pending(ctx: Context, services: Services, resource: dict[str, Any], resource_id: str,
             method: Method, previous: VersionRecord | None, updated: int | None = None) -> PendingWrite:
     """The write of ``resource`` as the next version after ``previous`` (None: a new resource)."""
+    check_writable(str(resource.get("resourceType")))
     version = 1 if previous is None else previous.version + 1
     when = updated if updated is not None else now_us()
     stamped = stamp(resource, resource_id, version, when)
@@ -48,6 +60,7 @@ def pending(ctx: Context, services: Services, resource: dict[str, Any], resource
 
 
 def deletion(ctx: Context, previous: VersionRecord, updated: int | None = None) -> PendingWrite:
+    check_writable(previous.resource_type)
     return PendingWrite(
         resource_type=previous.resource_type, id=previous.id, version=previous.version + 1,
         last_updated=updated if updated is not None else now_us(), tenant=ctx.tenant, method="DELETE",

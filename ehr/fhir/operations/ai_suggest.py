@@ -22,13 +22,14 @@ def ai_suggest(services: Services, tx: Tx, patient_id: str, now: datetime | None
     if services.suggester is None:
         raise ServiceUnavailable("The AI models are not loaded on this server; start it with inference on "
                                  "(ehr serve loads them unless --no-inference is given).")
-    patient = orjson.loads(_body(read(tx, "Patient", patient_id)))
+    found = read(tx, "Patient", patient_id)
+    patient = orjson.loads(_body(found))
     codes = tuple(TokenValue(system, code) for system, code in sorted(services.suggester.observation_codes()))
     observations = patient_resources(services, tx, patient_id, ["Observation"],
                                      also=[Criterion("combo-code", "token", None, codes)])
     resources = observations + patient_resources(services, tx, patient_id, ["Condition"])
     bundle = services.suggester.suggest(patient, resources, now or datetime.now(UTC))
-    return Result(200, bundle)
+    return Result(200, bundle, touched=found.touched_records())
 
 
 def _body(result: Result) -> bytes:

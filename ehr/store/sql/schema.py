@@ -9,6 +9,10 @@ Bodies are envelopes (``ehr.crypto.envelope``) under the data key of the row's `
 of the resource's patient compartment; NULL: the tenant's shared key). ``data_keys`` holds those keys,
 wrapped by the tenant's key-encryption key; ``erased`` marks the versions of a patient whose key was
 destroyed (``ehr keys shred``).
+
+``audit_log`` is the append-only, hash-chained access log (``ehr.audit``): one row per AuditEvent with
+its canonical bytes, its chain hash and the indexed columns that ``ehr.audit.rows.AuditRow`` reads;
+``audit_checkpoints`` holds the Ed25519-signed checkpoints of that chain.
 """
 
 from __future__ import annotations
@@ -161,6 +165,44 @@ import_ledger = Table(
     metadata,
     Column("key", String(128), primary_key=True),
     Column("imported_at", BigInteger, nullable=False),
+)
+
+audit_log = Table(
+    "audit_log",
+    metadata,
+    # assigned by the appender under the audit lock (never from a sequence), so seqs have no gaps
+    Column("seq", Key, primary_key=True, autoincrement=False),
+    Column("recorded", BigInteger, nullable=False),
+    Column("tenant", String(64), nullable=False),
+    Column("agent", String(256), nullable=False),
+    Column("interaction", String(64), nullable=False),
+    Column("action", String(1), nullable=False),
+    Column("status", Integer, nullable=False),
+    Column("outcome", String(2), nullable=False),
+    Column("patient", String(128), nullable=True),
+    Column("patient_tenant", String(64), nullable=True),
+    Column("resources", Text, nullable=False),
+    Column("purpose", String(64), nullable=True),
+    Column("roles", Text, nullable=False),
+    Column("break_glass", Boolean, nullable=False),
+    Column("denied", Boolean, nullable=False),
+    #: the canonical JSON entry (RFC 8785) that is hashed: {"event": AuditEvent, "seq": n}
+    Column("entry", LargeBinary, nullable=False),
+    #: SHA-256(0x01 || chain of seq-1 || SHA-256(0x00 || entry))
+    Column("chain", LargeBinary, nullable=False),
+    Index("ix_audit_log_patient", "patient", "seq"),
+    Index("ix_audit_log_agent", "agent", "seq"),
+    Index("ix_audit_log_recorded", "recorded"),
+)
+
+audit_checkpoints = Table(
+    "audit_checkpoints",
+    metadata,
+    Column("size", Key, primary_key=True, autoincrement=False),
+    Column("head", LargeBinary, nullable=False),
+    Column("created", BigInteger, nullable=False),
+    Column("key_id", String(64), nullable=False),
+    Column("signature", LargeBinary, nullable=False),
 )
 
 INDEX_TABLES = (idx_token, idx_string, idx_reference, idx_date, idx_number, idx_quantity, idx_uri)

@@ -1,0 +1,268 @@
+"""The tamper-evident audit log in SQL: append-only rows in ``audit_log`` chained by hash
+(``ehr.audit.hashing``), with Ed25519-signed checkpoints in ``audit_checkpoints``.
+
+Appending takes the audit lock, reads the head (last seq and chain hash), and inserts the new rows
+with the next seqs and their chain hashes; the lock is held until the transaction commits, so two
+appenders — threads or worker processes — never fork the chain. SQLite: a write transaction already
+holds the database's write lock (``BEGIN IMMEDIATE``). PostgreSQL: a transaction-scoped advisory lock,
+taken at the append, which the runner does last in a write's transaction.
+
+A write's entry is appended inside the write's own transaction. Reads, searches and failures are
+handed to the group-commit appender (``ehr.audit.appender``), and their response waits on the
+receipt.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, Engine, Select, and_, desc, func, or_, select
+
+from ehr.audit.appender import GroupCommitter
+from ehr.audit.boundary import AuditRecord
+from ehr.audit.checkpoints import Checkpoint, Signer
+from ehr.audit.events import PreparedEvent, prepare_events
+from ehr.audit.hashing import GENESIS, next_chain
+from ehr.audit.parallel import MIN_ENTRIES, verify_parallel
+from ehr.audit.query import AuditQuery
+from ehr.audit.receipts import DONE, Receipt
+from ehr.audit.rows import AuditRow
+from ehr.audit.verify import Report, verify
+from ehr.search.prefixes import range_condition
+from ehr.store.protocol import Tx
+from ehr.store.records import now_us
+from ehr.store.sql.schema import audit_checkpoints, audit_log
+from ehr.store.sql.store import SqlStore, SqlTx
+
+#: PostgreSQL advisory lock of the audit chain: the two-key form, whose key space is apart from the
+#: one-key locks of conditional writes
+_LOCK_CLASS, _LOCK_ID = 0x45485200, 1
+#: a signed checkpoint every so many entries, in the transaction that reaches it
+CHECKPOINT_EVERY = 1000
+_EVENT_START = len(b'{"event":')
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+#: the most of an SQLite file mapped into memory while verification scans it
+SCAN_MMAP_BYTES = 1 << 40
+
+
+class SqlAuditLog:
+    """:class:`~ehr.audit.boundary.Auditor` and :class:`~ehr.audit.rows.AuditReader` over SQL."""
+
+    def __init__(self, store: SqlStore, signer: Signer, checkpoint_every: int = CHECKPOINT_EVERY) -> None:
+        self.store = store
+        self.signer = signer
+        self.checkpoint_every = checkpoint_every
+        self._postgres = store.engine.dialect.name == "postgresql"
+        self._committer = GroupCommitter(self._append_batch)
+
+    def record(self, event: AuditRecord, tx: Tx | None) -> Receipt:
+        prepared = prepare_events(event, now_us())
+        if tx is not None:
+            if not isinstance(tx, SqlTx):
+                raise TypeError("the SQL audit log appends in SQL units of work only")
+            self.append(tx.conn, prepared)
+            return DONE
+        return self._committer.submit(prepared)
+
+    def append(self, conn: Connection, events: Sequence[PreparedEvent]) -> int:
+        """Append ``events`` in ``conn``'s transaction (under the audit lock); return the new size."""
+        if self._postgres:
+            conn.exec_driver_sql("SELECT pg_advisory_xact_lock(%s, %s)", (_LOCK_CLASS, _LOCK_ID))
+        size, chain = head(conn)
+        rows = []
+        for item, (seq, entry, linked) in zip(events, link(size, chain, [e.event for e in events]), strict=True):
+            rows.append(_row(seq, item, entry, linked))
+            if seq % self.checkpoint_every == 0:
+                self._store_checkpoint(conn, seq, linked)
+        if rows:
+            conn.execute(audit_log.insert(), rows)
+        return size + len(rows)
+
+    def _append_batch(self, events: Sequence[PreparedEvent]) -> None:
+        with self.store.unit_of_work(write=True) as tx:
+            self.append(tx.conn, events)
+
+    def checkpoint(self) -> Checkpoint | None:
+        """Sign and store a checkpoint of the log as it is now; None when the log is empty."""
+        with self.store.unit_of_work(write=True) as tx:
+            if self._postgres:
+                tx.conn.exec_driver_sql("SELECT pg_advisory_xact_lock(%s, %s)", (_LOCK_CLASS, _LOCK_ID))
+            size, chain = head(tx.conn)
+            if size == 0:
+                return None
+            existing = tx.conn.execute(select(audit_checkpoints).where(audit_checkpoints.c.size == size)).first()
+            if existing is not None:
+                return _checkpoint(existing)
+            return self._store_checkpoint(tx.conn, size, chain)
+
+    def _store_checkpoint(self, conn: Connection, size: int, chain: bytes) -> Checkpoint:
+        cp = self.signer.sign(size, chain, now_us())
+        conn.execute(audit_checkpoints.insert().values(size=cp.size, head=cp.head, created=cp.time,
+                                                       key_id=cp.key_id, signature=cp.signature))
+        return cp
+
+    def checkpoints(self) -> list[Checkpoint]:
+        with self.store.engine.connect() as conn:
+            rows = conn.execute(select(audit_checkpoints).order_by(audit_checkpoints.c.size)).all()
+        return [_checkpoint(r) for r in rows]
+
+    def chain_rows(self) -> Iterator[tuple[int, bytes, bytes]]:
+        """Every (seq, entry, chain) in seq order."""
+        return stream_rows(self.store.engine)
+
+    def size(self) -> int:
+        """The number of entries, when their seqs run from 1 without a gap; else -1."""
+        with self.store.engine.connect() as conn:
+            low, high, count = conn.execute(select(func.min(audit_log.c.seq), func.max(audit_log.c.seq),
+                                                   func.count())).one()
+        if not count:
+            return 0
+        return int(count) if (int(low), int(high)) == (1, int(count)) else -1
+
+    def verify(self, extra: Sequence[Checkpoint] = (), min_parallel: int = MIN_ENTRIES) -> Report:
+        """Verify the whole log against its own checkpoints and ``extra`` (exported ones): in parallel
+        when it is large and intact, else (or to explain a problem) by the sequential walk."""
+        checkpoints = [*self.checkpoints(), *extra]
+        size = self.size()
+        engine = self.store.engine
+        engine.dispose()  # no open connection may cross the fork into the checking processes
+        url = engine.url.render_as_string(hide_password=False)
+        quick = verify_parallel(url, size, checkpoints, self.signer.public, min_entries=min_parallel) \
+            if size > 0 else None
+        return quick or verify(self.chain_rows(), checkpoints, self.signer.public)
+
+    def rows(self, *, patient: str | None = None, agent: str | None = None, tenant: str | None = None,
+             since: datetime | None = None, until: datetime | None = None) -> Iterator[AuditRow]:
+        """Entries matching every given filter, oldest first. ``tenant`` keeps the entries of that
+        hospital's callers and those about its patients (``patient_tenant``)."""
+        c = audit_log.c
+        stmt = select(*_ROW_COLUMNS).order_by(c.seq)
+        if patient is not None:
+            stmt = stmt.where(c.patient == patient)
+        if agent is not None:
+            stmt = stmt.where(c.agent == agent)
+        if tenant is not None:
+            stmt = stmt.where((c.tenant == tenant) | (c.patient_tenant == tenant))
+        if since is not None:
+            stmt = stmt.where(c.recorded >= int(since.timestamp() * 1_000_000))
+        if until is not None:
+            stmt = stmt.where(c.recorded <= int(until.timestamp() * 1_000_000))
+        with self.store.engine.connect() as conn:
+            for r in conn.execution_options(yield_per=1000).execute(stmt):
+                yield to_audit_row(r._mapping)
+
+    def search(self, query: AuditQuery) -> list[tuple[int, bytes]]:
+        """(seq, AuditEvent JSON with its id) of the entries ``query`` selects, newest first."""
+        with self.store.engine.connect() as conn:
+            found = conn.execute(search_statement(query)).all()
+        return [(int(seq), event_json(int(seq), bytes(entry))) for seq, entry in found]
+
+    def close(self) -> None:
+        self._committer.close()
+
+
+def entry_bytes(seq: int, event: bytes) -> bytes:
+    """The hashed entry: ``{"event": <AuditEvent>, "seq": n}`` — canonical (RFC 8785) when ``event`` is,
+    keys being in order; the seq inside makes a moved entry recognisable."""
+    return b'{"event":' + event + b',"seq":' + str(seq).encode() + b"}"
+
+
+def link(seq: int, chain: bytes, events: Sequence[bytes]) -> list[tuple[int, bytes, bytes]]:
+    """(seq, entry, chain) of ``events`` appended after ``seq`` whose chain hash is ``chain``."""
+    out = []
+    for event in events:
+        seq += 1
+        entry = entry_bytes(seq, event)
+        chain = next_chain(chain, entry)
+        out.append((seq, entry, chain))
+    return out
+
+
+def search_statement(query: AuditQuery) -> Select[Any]:
+    c = audit_log.c
+    stmt = select(c.seq, c.entry).where(or_(c.tenant == query.tenant, c.patient_tenant == query.tenant))
+    for column, values in ((c.patient, query.patients), (c.agent, query.agents), (c.action, query.actions),
+                           (c.outcome, query.outcomes)):
+        if values:
+            stmt = stmt.where(column.in_(values))
+    for value in query.dates:
+        stmt = stmt.where(range_condition(value, c.recorded, c.recorded, and_, or_))
+    if query.seq is not None:
+        stmt = stmt.where(c.seq == query.seq)
+    if query.before_seq is not None:
+        stmt = stmt.where(c.seq < query.before_seq)
+    return stmt.order_by(desc(c.seq)).limit(query.count + 1)
+
+
+def stream_rows(engine: Engine, low: int = 1, high: int | None = None,
+                batch: int = 10_000) -> Iterator[tuple[int, bytes, bytes]]:
+    """(seq, entry, chain) of seqs ``low``..``high`` in seq order, streamed from the driver's cursor.
+    Values come as bytes even where someone stored text over them (SQLite keeps any type anywhere).
+    SQLite reads the file through a memory map for the scan (no read call per page: it streams the
+    rows about 1.7 times faster)."""
+    postgres = engine.dialect.name == "postgresql"
+    mark = "%s" if postgres else "?"
+    sql = f"SELECT seq, entry, chain FROM audit_log WHERE seq >= {mark}"  # noqa: S608 (no input in it)
+    params: tuple[int, ...] = (low,) if high is None else (low, high)
+    sql += "" if high is None else f" AND seq <= {mark}"
+    with engine.connect() as conn:
+        raw = conn.connection.dbapi_connection
+        assert raw is not None
+        if postgres:
+            cursor = raw.cursor(name="audit_chain")
+        else:
+            raw.text_factory = bytes
+            raw.execute(f"PRAGMA mmap_size={SCAN_MMAP_BYTES}")
+            cursor = raw.cursor()
+        try:
+            cursor.execute(sql + " ORDER BY seq", params)
+            while chunk := cursor.fetchmany(batch):
+                yield from chunk
+        finally:
+            cursor.close()
+            if not postgres:
+                raw.text_factory = str
+                raw.execute("PRAGMA mmap_size=0")
+
+
+def head(conn: Connection) -> tuple[int, bytes]:
+    """(last seq, its chain hash); (0, GENESIS) for an empty log."""
+    found = conn.execute(select(audit_log.c.seq, audit_log.c.chain).order_by(desc(audit_log.c.seq)).limit(1)).first()
+    return (0, GENESIS) if found is None else (int(found[0]), bytes(found[1]))
+
+
+def event_json(seq: int, entry: bytes) -> bytes:
+    """The AuditEvent held by a stored entry, with ``id`` set to its seq."""
+    event = entry[_EVENT_START:entry.rfind(b',"seq":')]
+    return b'{"id":"' + str(seq).encode() + b'",' + event[1:]
+
+
+def _row(seq: int, item: PreparedEvent, entry: bytes, chain: bytes) -> dict[str, Any]:
+    return {
+        "seq": seq, "recorded": item.recorded, "tenant": item.tenant, "agent": item.agent,
+        "interaction": item.interaction, "action": item.action, "status": item.status, "outcome": item.outcome,
+        "patient": item.patient, "patient_tenant": item.patient_tenant, "resources": " ".join(item.resources),
+        "purpose": item.purpose, "roles": " ".join(item.roles), "break_glass": item.break_glass,
+        "denied": item.denied, "entry": entry, "chain": chain,
+    }
+
+
+_ROW_COLUMNS = tuple(audit_log.c[name] for name in (
+    "seq", "recorded", "tenant", "agent", "interaction", "action", "status", "outcome", "patient",
+    "patient_tenant", "resources", "purpose", "roles", "break_glass", "denied"))
+
+
+def to_audit_row(m: Any) -> AuditRow:
+    return AuditRow(
+        seq=int(m["seq"]), recorded=_EPOCH + timedelta(microseconds=int(m["recorded"])), tenant=m["tenant"],
+        agent=m["agent"],
+        interaction=m["interaction"], action=m["action"], status=int(m["status"]), outcome=m["outcome"],
+        patient=m["patient"], patient_tenant=m["patient_tenant"], resources=tuple(m["resources"].split()),
+        purpose=m["purpose"], roles=tuple(m["roles"].split()), break_glass=bool(m["break_glass"]),
+        denied=bool(m["denied"]))
+
+
+def _checkpoint(r: Any) -> Checkpoint:
+    return Checkpoint(int(r.size), bytes(r.head), int(r.created), str(r.key_id), bytes(r.signature))

@@ -1,0 +1,78 @@
+"""Group commit: entries submitted concurrently are committed in few transactions, in submission
+order, and every waiter learns the outcome of its own transaction — success or the error."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from ehr.audit.appender import GroupCommitter
+from ehr.audit.boundary import AuditRecord
+from ehr.audit.events import PreparedEvent, prepare_events
+
+
+def _event(n: int) -> list[PreparedEvent]:
+    return prepare_events(AuditRecord("read", "t", f"user-{n}", 200), n)
+
+
+class SlowStore:
+    """Commits take a while (as an fsync does), so submissions pile up behind the one in progress."""
+
+    def __init__(self) -> None:
+        self.batches: list[list[str]] = []
+        self.release = threading.Event()
+
+    def append(self, events: Sequence[PreparedEvent]) -> None:
+        self.release.wait(timeout=10)
+        self.batches.append([e.agent for e in events])
+
+
+def test_concurrent_entries_share_transactions() -> None:
+    store = SlowStore()
+    committer = GroupCommitter(store.append)
+    first = committer.submit(_event(0))  # occupies the appender until released
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        receipts = list(pool.map(lambda n: committer.submit(_event(n)), range(1, 50)))
+    store.release.set()
+    for receipt in [first, *receipts]:
+        receipt.wait(timeout=10)
+        assert receipt.done
+    committer.close()
+    assert sorted(agent for batch in store.batches for agent in batch) == sorted(f"user-{n}" for n in range(50))
+    assert len(store.batches) < 10  # 50 entries, a handful of commits
+
+
+def test_a_failed_commit_fails_its_waiters_only() -> None:
+    calls = {"n": 0}
+
+    def append(events: Sequence[PreparedEvent]) -> None:
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise OSError("disk full")
+
+    committer = GroupCommitter(append)
+    failed = committer.submit(_event(1))
+    with pytest.raises(OSError, match="disk full"):
+        failed.wait(timeout=10)
+    committer.submit(_event(2)).wait(timeout=10)
+    committer.close()
+    with pytest.raises(RuntimeError):
+        committer.submit(_event(3))
+
+
+
+def test_settled_in_an_event_loop() -> None:
+    import asyncio
+
+    committer = GroupCommitter(lambda events: None)
+
+    async def main() -> None:
+        receipt = committer.submit(_event(1))
+        await receipt.settled()
+        assert receipt.done
+
+    asyncio.run(main())
+    committer.close()
