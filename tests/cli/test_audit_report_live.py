@@ -21,7 +21,8 @@ def test_what_the_server_logged_is_in_the_cli_report_and_on_the_page(db_url: str
     with LiveServer(settings) as live, httpx.Client(base_url=live.base, headers=FHIR, timeout=60) as http:
         pid = http.post("/Patient", json={"resourceType": "Patient", "name": [{"family": "Logged"}]}).json()["id"]
         assert http.get(f"/Patient/{pid}").status_code == 200
-        assert http.get(f"/Patient/{pid}", headers={"X-User": "doctor-2", "X-Purpose-Of-Use": "TREAT"}).status_code == 200
+        doctor = {"X-User": "doctor-2", "X-Purpose-Of-Use": "TREAT"}
+        assert http.get(f"/Patient/{pid}", headers=doctor).status_code == 200
         page = httpx.get(f"{live.base.removesuffix('/fhir')}/audit/report",
                          params={"patient": f"Patient/{pid}", "format": "csv"},
                          headers={"X-Roles": "data-officer", "X-Tenant": "hospital-a"}, timeout=60)
