@@ -3,7 +3,7 @@
 Grades follow the R4 ``match-grade`` extension (http://hl7.org/fhir/StructureDefinition/match-grade):
 ``certain`` (links automatically), ``probable`` (a data steward reviews), ``possible``,
 ``certainly-not``. Placeholder identities, multiple births and twin-like pairs (same birth date and
-family name, different given name) are never ``certain``: they are capped at ``probable``.
+family name or household, different given name) are never ``certain``: they are capped at ``probable``.
 """
 
 from __future__ import annotations
@@ -32,9 +32,11 @@ def never_certain_reason(settings: MatchSettings, left: Row, right: Row, levels:
         return "placeholder identity"
     if rules.multiple_birth and (left["multiple_birth"] or right["multiple_birth"]):
         return "multiple birth"
-    twin_like = all(levels[field] in labels for field, labels in rules.twins_when) and not any(
-        levels[field] in labels for field, labels in rules.twins_unless)
-    return "possible twins" if twin_like else None
+    for twin in rules.twins:
+        if all(levels[field] in labels for field, labels in twin.when) and not any(
+                levels[field] in labels for field, labels in twin.unless):
+            return "possible twins"
+    return None
 
 
 def capped_grade(grade: Grade, reason: str | None) -> Grade:

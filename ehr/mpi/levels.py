@@ -29,6 +29,8 @@ def holds(level: Level, left: Row, right: Row) -> bool:
         return left[column] is None or right[column] is None
     if kind == "else":
         return True
+    if kind == "all_equal":
+        return all(_equal(left[c], right[c]) for c in level.columns)
     if kind == "all_but_one_equal":
         return any(all(_equal(left[c], right[c]) for c in pair)
                    for pair in combinations(level.columns, len(level.columns) - 1))
@@ -67,6 +69,8 @@ def splink_level(level: Level) -> ComparisonLevelCreator:
     elif kind == "swapped":
         first, other = level.columns
         creator = cll.CustomLevel(f'"{first}_l" = "{other}_r"', base_dialect_str="duckdb")
+    elif kind == "all_equal":
+        creator = cll.And(*(cll.ExactMatchLevel(c) for c in level.columns))
     elif kind == "all_but_one_equal":
         pairs = combinations(level.columns, len(level.columns) - 1)
         creator = cll.Or(*(cll.And(*(cll.ExactMatchLevel(c) for c in pair)) for pair in pairs))

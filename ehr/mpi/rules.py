@@ -5,12 +5,14 @@
 - ``blocking_rules``: which pairs are compared at all (records equal on every listed column),
 - ``comparisons``: per field, ordered comparison levels (first ``null``, last ``else``), each one
   of a closed set of kinds evaluated identically by Splink (SQL) and by the online scorer (Python):
-  ``null``, ``exact``, ``overlap`` (two lists share a value), ``jaro_winkler`` (similarity at least
-  ``threshold``), ``damerau_levenshtein`` (distance at most ``distance``), ``swapped`` (``column``
-  on one side equals ``other`` on the other), ``all_but_one_equal`` (of ``columns``), ``else``,
+  ``null``, ``exact``, ``all_equal`` (of ``columns``), ``overlap`` (two lists share a value),
+  ``jaro_winkler`` (similarity at least ``threshold``), ``damerau_levenshtein`` (distance at most
+  ``distance``), ``swapped`` (``column`` on one side equals ``other`` on the other),
+  ``all_but_one_equal`` (of ``columns``), ``else``,
 - ``grades``: lower bounds of match probability for ``certain``, ``probable``, ``possible``,
 - ``never_certain``: placeholder identities, multiple births and twin-like pairs are graded at most
-  ``probable`` (a data steward decides),
+  ``probable`` (a data steward decides); ``twins`` lists alternative rules, each "these fields at
+  these levels (same birth date and family name, or household), unless the given names agree",
 - ``training``: the parameters of unsupervised training (deterministic rules for the prior,
   sampling for u, blocking rules for expectation maximisation).
 
@@ -31,7 +33,8 @@ from ehr.mpi.columns import COLUMNS
 
 SETTINGS_DIR = Path(__file__).parent / "settings"
 LevelKind = Literal[
-    "null", "exact", "overlap", "jaro_winkler", "damerau_levenshtein", "swapped", "all_but_one_equal", "else"
+    "null", "exact", "all_equal", "overlap", "jaro_winkler", "damerau_levenshtein", "swapped", "all_but_one_equal",
+    "else",
 ]
 Grade = Literal["certain", "probable", "possible", "certainly-not"]
 GRADES: tuple[Grade, ...] = ("certain", "probable", "possible", "certainly-not")
@@ -75,11 +78,18 @@ class Grades:
 
 
 @dataclass(frozen=True)
+class TwinRule:
+    """A pair is twin-like when every ``when`` field is at one of its levels and no ``unless`` field is."""
+
+    when: tuple[tuple[str, tuple[str, ...]], ...]
+    unless: tuple[tuple[str, tuple[str, ...]], ...]
+
+
+@dataclass(frozen=True)
 class NeverCertain:
     placeholder: bool
     multiple_birth: bool
-    twins_when: tuple[tuple[str, tuple[str, ...]], ...]
-    twins_unless: tuple[tuple[str, tuple[str, ...]], ...]
+    twins: tuple[TwinRule, ...]
 
 
 @dataclass(frozen=True)
@@ -162,7 +172,7 @@ def _level(data: Any, where: str) -> Level:
     label = _text(doc.get("label"), f"{where}.label")
     if kind == "else":
         return Level(label, kind)
-    if kind == "all_but_one_equal":
+    if kind in ("all_equal", "all_but_one_equal"):
         columns = _columns(doc.get("columns"), f"{where}.columns", "string")
         if len(columns) < 2:
             raise SettingsError(f"{where}.columns: name at least two columns")
@@ -190,12 +200,16 @@ def _grades(doc: Mapping[str, Any]) -> Grades:
 
 
 def _never_certain(doc: Mapping[str, Any], comparisons: Sequence[Comparison]) -> NeverCertain:
-    twins = _mapping(doc.get("twins"), "never_certain.twins")
+    twins = []
+    for i, rule in enumerate(_list(doc.get("twins"), "never_certain.twins")):
+        where = f"never_certain.twins[{i}]"
+        clause = _mapping(rule, where)
+        twins.append(TwinRule(_level_sets(clause.get("when"), f"{where}.when", comparisons),
+                              _level_sets(clause.get("unless"), f"{where}.unless", comparisons)))
     return NeverCertain(
         placeholder=_flag(doc.get("placeholder"), "never_certain.placeholder"),
         multiple_birth=_flag(doc.get("multiple_birth"), "never_certain.multiple_birth"),
-        twins_when=_level_sets(twins.get("when"), "never_certain.twins.when", comparisons),
-        twins_unless=_level_sets(twins.get("unless"), "never_certain.twins.unless", comparisons),
+        twins=tuple(twins),
     )
 
 
