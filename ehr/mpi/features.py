@@ -77,7 +77,7 @@ def patient_features(patient: Mapping[str, Any], tenant: str) -> PatientRecord:
         birth_date=birth,
         sex=normalise_sex(patient.get("gender")),
         ssn=normalise_ssn(_identifier(patient, lambda ident: ident.get("system") == SSN_SYSTEM)),
-        address_line=normalise_text(_first(address.get("line"))),
+        address_line=normalise_text(" ".join(_strings(address.get("line")))),
         postcode=normalise_postcode(address.get("postalCode")),
         city=normalise_name(address.get("city")),
         phone=normalise_phone(_telecom(patient, "phone")),
@@ -237,7 +237,7 @@ def _mappings(value: Any) -> list[Mapping[str, Any]]:
     return [item for item in value if isinstance(item, Mapping)]
 
 
-def _first(values: Any) -> Any:
-    if isinstance(values, Sequence) and not isinstance(values, str) and values:
-        return values[0]
-    return None
+def _strings(values: Any) -> list[str]:
+    if not isinstance(values, Sequence) or isinstance(values, str):
+        return []
+    return [value for value in values if isinstance(value, str)]
