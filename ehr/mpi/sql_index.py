@@ -7,7 +7,7 @@ connection the caller already holds, so a Patient write and its index entry can 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 
 from sqlalchemy import Connection, Engine, delete, insert, select
@@ -40,6 +40,10 @@ class SqlMatchIndex:
         with self.engine.connect() as conn:
             return candidates_in(conn, self.settings, record)
 
+    def insert_many(self, items: Iterable[tuple[str, PatientRecord]]) -> int:
+        with self._write() as conn:
+            return insert_many_in(conn, self.settings, items)
+
     @contextmanager
     def _write(self) -> Iterator[Connection]:
         with self.engine.connect() as conn:
@@ -56,6 +60,21 @@ def upsert_in(conn: Connection, settings: MatchSettings, key: str, record: Patie
     block_keys = sorted({blocking_key_value(k) for k in blocking_keys(comparison_row(key, record), settings)})
     if block_keys:
         conn.execute(insert(mpi_block_keys), [{"block_key": k, "record_key": key} for k in block_keys])
+
+
+def insert_many_in(conn: Connection, settings: MatchSettings, items: Iterable[tuple[str, PatientRecord]]) -> int:
+    """Index records whose keys are not in the index yet (bulk load: a rebuild or a first import)."""
+    records: list[dict[str, object]] = []
+    block_rows: list[dict[str, str]] = []
+    for key, record in items:
+        records.append(stored_values(key, record))
+        block_keys = {blocking_key_value(k) for k in blocking_keys(comparison_row(key, record), settings)}
+        block_rows.extend({"block_key": k, "record_key": key} for k in sorted(block_keys))
+    if records:
+        conn.execute(insert(mpi_records), records)
+    if block_rows:
+        conn.execute(insert(mpi_block_keys), block_rows)
+    return len(records)
 
 
 def remove_in(conn: Connection, key: str) -> None:
