@@ -125,7 +125,7 @@ def bench_latency(records: int, queries: int) -> None:
     from ehr.store.sql.engine import make_engine, migrate
 
     engine = MatchEngine.load("v1")
-    data = population(int(records / 1.88) + 1, seed=31)
+    data = population(int(records / 1.7) + 1, seed=31)
     items = list(data.records.items())[:records]
     with tempfile.TemporaryDirectory() as folder:
         sql = make_engine(f"sqlite:///{folder}/mpi.db")
@@ -184,7 +184,7 @@ def bench_batch(sizes: list[int]) -> None:
     engine = MatchEngine.load("v1")
     for size in sizes:
         started = time.perf_counter()
-        data = population(int(size / 1.88) + 1, seed=41)
+        data = population(int(size / 1.7) + 1, seed=41)
         items = list(data.records.items())[:size]
         generated = time.perf_counter() - started
         started = time.perf_counter()
