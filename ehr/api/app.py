@@ -14,6 +14,8 @@ from ehr.api import errors
 from ehr.api.fhir_routes import router as fhir_router
 from ehr.fhir import validation
 from ehr.fhir.interactions.context import Services
+from ehr.mpi.linking import fill_index
+from ehr.mpi.protocol import Matcher
 from ehr.search.extract import extract_index_rows
 from ehr.search.paths import compile_all
 from ehr.search.registry import Registry
@@ -26,14 +28,18 @@ if TYPE_CHECKING:
     from inference.service import InferenceService
 
 
-def build_services(store: Store, registry: Registry | None = None) -> Services:
+def build_services(store: Store, registry: Registry | None = None, matcher: Matcher[Any] | None = None) -> Services:
+    """The services over ``store``. With a ``matcher``, Patients are linked by the master patient index
+    (``ehr.mpi``), whose in-memory index is filled here from the Patients already stored."""
     reg = registry or Registry.load()
     compile_all(reg)
 
     def indexer(resource: dict[str, Any]) -> Any:
         return extract_index_rows(resource, reg)
 
-    return Services(store=store, indexer=indexer, registry=reg)
+    services = Services(store=store, indexer=indexer, registry=reg, matcher=matcher)
+    fill_index(services)
+    return services
 
 
 def open_store(settings: Settings) -> SqlStore:
@@ -62,13 +68,14 @@ def _start_inference(app: FastAPI, settings: Settings) -> InferenceService:
     return service
 
 
-def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
-    """The ASGI application. Pass ``services`` to inject a store (tests); else the lifespan opens one."""
+def create_app(settings: Settings, services: Services | None = None, matcher: Matcher[Any] | None = None) -> FastAPI:
+    """The ASGI application. Pass ``services`` to inject a store (tests); else the lifespan opens one,
+    linking Patients with ``matcher`` when one is given."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         owned = services is None
-        built = services or build_services(open_store(settings))
+        built = services or build_services(open_store(settings), matcher=matcher)
         models = _start_inference(app, settings) if settings.inference else None
         app.state.services = replace(built, suggester=models) if models is not None else built
         validation.warm_up()

@@ -9,6 +9,7 @@ from typing import Any, Literal, Protocol
 
 from ehr.audit.boundary import Auditor, NoAudit
 from ehr.auth.boundary import AllowAll, Authorizer, Principal
+from ehr.mpi.protocol import Matcher
 from ehr.search.index_rows import IndexRows
 from ehr.store.protocol import Store
 from ehr.store.records import VersionRecord
@@ -52,6 +53,8 @@ class Services:
     auditor: Auditor = field(default_factory=NoAudit)
     #: None when the models are not loaded (``Settings.inference`` off)
     suggester: Suggester | None = None
+    #: the master patient index's matching engine; None: Patients are not linked (``ehr.mpi``)
+    matcher: Matcher[Any] | None = None
 
 
 @dataclass(slots=True)

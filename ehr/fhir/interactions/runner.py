@@ -1,6 +1,7 @@
-"""The one place every interaction passes through: authorization first, then the unit of work,
-then exactly one audit record — inside the same transaction for writes (so the entry commits with
-the data, or not at all), and before the response leaves for reads and failures."""
+"""The one place every interaction passes through: authorization first, then the unit of work (whose
+Patient writes the master patient index links, ``ehr.mpi.linking``), then exactly one audit record —
+inside the same transaction for writes (so the entry commits with the data, or not at all), and
+before the response leaves for reads and failures."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from ehr.audit.boundary import AuditRecord
 from ehr.auth.boundary import Action
 from ehr.errors import FhirError
 from ehr.fhir.interactions.context import Context, Result, Services
+from ehr.mpi.linking import run_linked
 from ehr.store.protocol import Tx
 
 
@@ -18,7 +20,7 @@ def execute(services: Services, ctx: Context, action: Action, fn: Callable[[Tx],
     try:
         services.authorizer.check(ctx.principal, action)
         with services.store.unit_of_work(write=write) as tx:
-            result = fn(tx)
+            result = run_linked(services, ctx, tx, fn) if write else fn(tx)
             services.auditor.record(_record(ctx, action, result.status, result), tx)
         return result
     except FhirError as exc:
