@@ -80,6 +80,11 @@ class LinkStore:
         self.conn.execute(mpi_links.insert().values(source_id=source_id, golden_id=golden_id, origin=origin,
                                                     score=score, actor=actor, decided_at=now_us()))
 
+    def put_link(self, row: dict[str, Any]) -> None:
+        """Restore a link row exactly as it was (``$mdm-undo``)."""
+        self.drop_link(str(row["source_id"]))
+        self.conn.execute(mpi_links.insert().values(**row))
+
     def drop_link(self, source_id: str) -> None:
         self.conn.execute(delete(mpi_links).where(mpi_links.c.source_id == source_id))
 
@@ -111,6 +116,11 @@ class LinkStore:
         self.conn.execute(mpi_pairs.insert().values(low_id=low, high_id=high, verdict=verdict, origin=origin,
                                                     score=score, task_id=task_id, actor=actor,
                                                     decided_at=now_us()))
+
+    def put_pair(self, row: dict[str, Any]) -> None:
+        """Restore a pair row exactly as it was (``$mdm-undo``)."""
+        self.drop_pair(str(row["low_id"]), str(row["high_id"]))
+        self.conn.execute(mpi_pairs.insert().values(**row))
 
     def drop_pair(self, a: str, b: str) -> None:
         low, high = ordered(a, b)

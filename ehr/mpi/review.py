@@ -64,3 +64,18 @@ def close_review(ctx: Context, services: Services, tx: Tx, task_id: str | None, 
     body["lastModified"] = to_instant(now_us())
     body["output"] = [{"type": {"text": "decision"}, "valueCode": decision}]
     tx.write([pending(as_tenant(ctx, MPI_TENANT), services, body, task_id, "PUT", previous)])
+
+
+def reopen_review(ctx: Context, services: Services, tx: Tx, task_id: str | None) -> None:
+    """Put a completed review Task back to ``requested`` (its decision was undone)."""
+    if task_id is None:
+        return
+    previous = tx.current("Task", task_id, for_update=True)
+    if previous is None or previous.deleted:
+        return
+    body = {k: v for k, v in body_dict(previous).items() if k not in ("businessStatus", "output")}
+    if body.get("status") == "requested":
+        return
+    body["status"] = "requested"
+    body["lastModified"] = to_instant(now_us())
+    tx.write([pending(as_tenant(ctx, MPI_TENANT), services, body, task_id, "PUT", previous)])
