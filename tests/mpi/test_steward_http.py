@@ -11,6 +11,10 @@ from .helpers import create, golden_of, parameters, person, reviews, sources_of
 
 
 def _op(client: httpx.Client, name: str, expect: int = 200, **values: Any) -> dict[str, Any]:
+    return _call(client, name, values, expect)
+
+
+def _call(client: httpx.Client, name: str, values: dict[str, Any], expect: int = 200) -> dict[str, Any]:
     response = client.post(f"/Patient/${name}", json=parameters(**values))
     assert response.status_code == expect, response.text
     body: dict[str, Any] = response.json()
@@ -71,7 +75,7 @@ def test_merge_marks_replaced_by_and_undo_restores(mpi: httpx.Client) -> None:
     a = create(mpi, person("Adams", given="Jo", birth="1990-01-01"))
     c = create(mpi, person("Baker", given="Al", birth="1960-06-06"), "hospital-c")
     ga, gc = golden_of(mpi, a["id"]), golden_of(mpi, c["id"])
-    merged = _op(mpi, "mdm-merge", **{"from": f"Patient/{gc}", "to": f"Patient/{ga}"})
+    merged = _call(mpi, "mdm-merge", {"from": f"Patient/{gc}", "to": f"Patient/{ga}"})
     assert golden_of(mpi, c["id"]) == ga
     old = mpi.get(f"/Patient/{gc}").json()
     assert old["active"] is False
@@ -130,5 +134,5 @@ def test_operations_check_their_inputs(mpi: httpx.Client) -> None:
     _op(mpi, "mdm-link", 404, source="Patient/nope", target=f"Patient/{a['id']}")
     _op(mpi, "mdm-link", 400, source=f"Patient/{golden}", target=f"Patient/{a['id']}")
     _op(mpi, "mdm-link", 400, source=f"Observation/{a['id']}", target=f"Patient/{a['id']}")
-    _op(mpi, "mdm-merge", 400, **{"from": f"Patient/{a['id']}", "to": f"Patient/{golden}"})
+    _call(mpi, "mdm-merge", {"from": f"Patient/{a['id']}", "to": f"Patient/{golden}"}, 400)
     _op(mpi, "mdm-undo", 400)
