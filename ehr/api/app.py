@@ -14,7 +14,6 @@ from ehr.api import errors
 from ehr.api.fhir_routes import router as fhir_router
 from ehr.fhir import validation
 from ehr.fhir.interactions.context import Services
-from ehr.mpi.linking import fill_index
 from ehr.mpi.protocol import Matcher
 from ehr.search.extract import extract_index_rows
 from ehr.search.paths import compile_all
@@ -30,16 +29,14 @@ if TYPE_CHECKING:
 
 def build_services(store: Store, registry: Registry | None = None, matcher: Matcher[Any] | None = None) -> Services:
     """The services over ``store``. With a ``matcher``, Patients are linked by the master patient index
-    (``ehr.mpi``), whose in-memory index is filled here from the Patients already stored."""
+    (``ehr.mpi``)."""
     reg = registry or Registry.load()
     compile_all(reg)
 
     def indexer(resource: dict[str, Any]) -> Any:
         return extract_index_rows(resource, reg)
 
-    services = Services(store=store, indexer=indexer, registry=reg, matcher=matcher)
-    fill_index(services)
-    return services
+    return Services(store=store, indexer=indexer, registry=reg, matcher=matcher)
 
 
 def open_store(settings: Settings) -> SqlStore:

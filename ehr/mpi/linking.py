@@ -84,7 +84,7 @@ class LinkingTx:
         if w.resource_type != "Patient" or w.tenant == MPI_TENANT:
             return w
         if w.deleted or w.body is None:
-            self.matcher.remove(w.id)
+            self.matcher.remove(self.inner, w.id)
             previous = links.link(w.id)
             if previous is not None:
                 links.drop_link(w.id)
@@ -95,7 +95,7 @@ class LinkingTx:
             return w
         record = self.matcher.features(resource, w.tenant)
         golden_id = decide(self.inner, links, self.matcher, w.id, record, effects)
-        self.matcher.upsert(w.id, record)
+        self.matcher.upsert(self.inner, w.id, record)
         linked = with_golden_link(resource, golden_id, links)
         body = orjson.dumps(linked)
         return replace(w, body=body, index=self.services.indexer(linked))
@@ -131,7 +131,7 @@ def decide(tx: Tx, links: LinkStore, matcher: Matcher[Any], source_id: str, reco
     if current is not None and current.origin == "manual":
         effects.goldens.add(current.golden_id)
         return current.golden_id
-    found = [m for m in matcher.match(record, count=CANDIDATES) if m.key != source_id]
+    found = [m for m in matcher.match(tx, record, count=CANDIDATES) if m.key != source_id]
     certain = [(m, g) for m in found if m.grade == "certain" and (g := golden_of(tx, links, m.key, effects))]
     allowed = [(m, g) for m, g in certain if not links.refused(source_id, g)]
     golden_id, score = _choose(links, source_id, current.golden_id if current else None, allowed)
@@ -183,21 +183,3 @@ def new_golden(links: LinkStore) -> str:
     golden_id = new_id()
     links.add_golden(golden_id)
     return golden_id
-
-
-def fill_index(services: Services, page: int = 1000) -> int:
-    """Load every source Patient of the store into the matcher's index; returns how many."""
-    matcher = services.matcher
-    if matcher is None:
-        return 0
-    count, after = 0, None
-    with services.store.unit_of_work(write=False) as tx:
-        while True:
-            found = tx.search(SearchQuery("Patient", count=page, after=after))
-            for r in found.records:
-                if r.body is not None and r.tenant != MPI_TENANT:
-                    matcher.upsert(r.id, matcher.features(orjson.loads(r.body), r.tenant))
-                    count += 1
-            if found.next_cursor is None:
-                return count
-            after = int(found.next_cursor)

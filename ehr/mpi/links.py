@@ -1,4 +1,4 @@
-"""Reading and writing the index's tables (:mod:`ehr.mpi.tables`) inside a unit of work.
+"""Reading and writing the index's tables (:mod:`ehr.mpi.link_tables`) inside a unit of work.
 
 The index lives in the SQL store (SQLite or PostgreSQL), in the same transaction as the resources it
 describes: a link commits with the Patient write that caused it, or not at all.
@@ -13,7 +13,7 @@ import orjson
 from sqlalchemy import Connection, and_, delete, or_, select, update
 
 from ehr.errors import ServiceUnavailable
-from ehr.mpi.tables import mpi_decisions, mpi_goldens, mpi_links, mpi_pairs
+from ehr.mpi.link_tables import mpi_decisions, mpi_goldens, mpi_links, mpi_pairs
 from ehr.store.protocol import Tx
 from ehr.store.records import now_us
 

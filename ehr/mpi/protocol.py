@@ -10,8 +10,9 @@ opens a review task, ``possible`` and ``certainly-not`` do nothing.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol, TypeVar
+
+from ehr.store.protocol import Tx
 
 Grade = Literal["certain", "probable", "possible", "certainly-not"]
 GRADES: tuple[Grade, ...] = ("certain", "probable", "possible", "certainly-not")
@@ -51,40 +52,51 @@ class MatchLike(Protocol):
     def explanation(self) -> Sequence[Contribution]: ...
 
 
-@dataclass(frozen=True, slots=True)
-class ScoredPair:
-    """Two records the batch linkage compared, with their match probability and grade."""
+class PairLike(Protocol):
+    """Two records the batch linkage compared (``ehr.mpi.engine.LinkedPair`` has this shape)."""
 
-    a: str
-    b: str
-    probability: float
-    grade: Grade
+    @property
+    def left(self) -> str: ...
+
+    @property
+    def right(self) -> str: ...
+
+    @property
+    def probability(self) -> float: ...
+
+    @property
+    def grade(self) -> Grade: ...
 
 
-@dataclass(frozen=True, slots=True)
-class BatchLinks:
-    """The result of linking a whole population at once: scored pairs and clusters of keys (one
-    cluster per person with more than one record)."""
+class BatchLike(Protocol):
+    """A whole population linked at once: scored pairs, and clusters of keys (one per person with
+    more than one record) (``ehr.mpi.engine.LinkResult`` has this shape)."""
 
-    pairs: Sequence[ScoredPair] = ()
-    clusters: Sequence[Sequence[str]] = field(default_factory=tuple)
+    @property
+    def pairs(self) -> Sequence[PairLike]: ...
+
+    @property
+    def clusters(self) -> Sequence[Sequence[str]]: ...
 
 
 class Matcher(Protocol[R]):
-    """A matching engine together with its index of the patients it knows (keys are Patient ids)."""
+    """A matching engine together with its index of the patients it knows (keys are Patient ids).
+
+    The index calls receive the unit of work, so an index kept in the database (the engine's SQL
+    index) changes in the same transaction as the Patient write."""
 
     def features(self, patient: Mapping[str, Any], tenant: str) -> R:
         """The match fields of a FHIR Patient recorded by ``tenant``."""
         ...
 
-    def match(self, record: R, count: int = 10) -> Sequence[MatchLike]:
+    def match(self, tx: Tx, record: R, count: int = 10) -> Sequence[MatchLike]:
         """The indexed records most like ``record``, best first (at most ``count``)."""
         ...
 
-    def upsert(self, key: str, record: R) -> None: ...
+    def upsert(self, tx: Tx, key: str, record: R) -> None: ...
 
-    def remove(self, key: str) -> None: ...
+    def remove(self, tx: Tx, key: str) -> None: ...
 
-    def link_all(self, records: Sequence[tuple[str, R]]) -> BatchLinks:
+    def link_all(self, records: Sequence[tuple[str, R]]) -> BatchLike:
         """Link a whole population in one pass (``ehr mpi link``)."""
         ...

@@ -10,7 +10,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ehr.mpi.protocol import BatchLinks, Grade, ScoredPair
+from ehr.mpi.protocol import Grade
+from ehr.store.protocol import Tx
 
 PROBABILITY: dict[Grade, float] = {"certain": 0.99, "probable": 0.8, "possible": 0.3, "certainly-not": 0.01}
 
@@ -36,6 +37,20 @@ class FakeMatch:
     weight: float
     grade: Grade
     explanation: tuple[Part, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Pair:
+    left: str
+    right: str
+    probability: float
+    grade: Grade
+
+
+@dataclass(frozen=True, slots=True)
+class Batch:
+    pairs: tuple[Pair, ...]
+    clusters: tuple[tuple[str, ...], ...]
 
 
 def edits(a: str, b: str) -> int:
@@ -75,22 +90,22 @@ class FakeMatcher:
         given = " ".join(name.get("given") or [])
         return Fields(str(name.get("family", "")).lower(), given.lower(), str(patient.get("birthDate", "")))
 
-    def match(self, record: Fields, count: int = 10) -> Sequence[FakeMatch]:
+    def match(self, tx: Tx, record: Fields, count: int = 10) -> Sequence[FakeMatch]:
         with self.lock:
             items = sorted(self.index.items())
         found = [compare(record, other, key) for key, other in items]
         found = [m for m in found if m.grade != "certainly-not"]
         return sorted(found, key=lambda m: (-m.probability, m.key))[:count]
 
-    def upsert(self, key: str, record: Fields) -> None:
+    def upsert(self, tx: Tx, key: str, record: Fields) -> None:
         with self.lock:
             self.index[key] = record
 
-    def remove(self, key: str) -> None:
+    def remove(self, tx: Tx, key: str) -> None:
         with self.lock:
             self.index.pop(key, None)
 
-    def link_all(self, records: Sequence[tuple[str, Fields]]) -> BatchLinks:
+    def link_all(self, records: Sequence[tuple[str, Fields]]) -> Batch:
         parent = {key: key for key, _ in records}
 
         def root(k: str) -> str:
@@ -102,10 +117,10 @@ class FakeMatcher:
         for i, (ka, a) in enumerate(records):
             for kb, b in records[i + 1:]:
                 m = compare(a, b, kb)
-                pairs.append(ScoredPair(ka, kb, m.probability, m.grade))
+                pairs.append(Pair(ka, kb, m.probability, m.grade))
                 if m.grade == "certain":
                     parent[root(ka)] = root(kb)
         groups: dict[str, list[str]] = {}
         for key, _ in records:
             groups.setdefault(root(key), []).append(key)
-        return BatchLinks(pairs, [sorted(g) for g in groups.values() if len(g) > 1])
+        return Batch(tuple(pairs), tuple(tuple(sorted(g)) for g in groups.values() if len(g) > 1))

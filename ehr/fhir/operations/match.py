@@ -38,7 +38,7 @@ def require_matcher(services: Services) -> Matcher[Any]:
 def match(ctx: Context, services: Services, tx: Tx, body: dict[str, Any]) -> Result:
     matcher = require_matcher(services)
     resource, only_certain, count = _inputs(body)
-    found = [m for m in matcher.match(matcher.features(resource, ctx.tenant), count=max(count, 2))
+    found = [m for m in matcher.match(tx, matcher.features(resource, ctx.tenant), count=max(count, 2))
              if m.key != resource.get("id")]
     if only_certain:
         found = [m for m in found if m.grade == "certain"]
