@@ -47,10 +47,11 @@ class FileResult:
 def run_import(settings: Settings, paths: list[Path], tenant: str, console: Console | None = None) -> int:
     """Import ``paths``; print a progress bar and a per-file table. Returns the exit code."""
     from ehr.api.app import build_services, open_store
+    from ehr.mpi.service import load_matcher
 
     out = console or Console(stderr=True)
     files = sorted(collect_files(paths))
-    services = build_services(open_store(settings))
+    services = build_services(open_store(settings), matcher=load_matcher())
     assessor = _image_models(settings, files, out)
     ctx = Context(base_url="urn:ehr-import", principal=Principal(tenant=tenant, subject="ehr-import"))
     results = []
@@ -72,8 +73,9 @@ def run_import(settings: Settings, paths: list[Path], tenant: str, console: Cons
 def import_bundle(settings: Settings, body: dict[str, Any], tenant: str, key: str) -> bool:
     """Import one Bundle under the ledger ``key``; False when that key was imported before."""
     from ehr.api.app import build_services, open_store
+    from ehr.mpi.service import load_matcher
 
-    services = build_services(open_store(settings))
+    services = build_services(open_store(settings), matcher=load_matcher())
     ctx = Context(base_url="urn:ehr-import", principal=Principal(tenant=tenant, subject="ehr-import"))
     try:
         if _seen(services, key):

@@ -8,9 +8,11 @@ from typing import Annotated
 
 import typer
 
+from ehr.cli.mpi import app as mpi_app
 from ehr.settings import DEFAULT_DATA_DIR, Settings
 
 app = typer.Typer(help="FHIR R4 records service.", no_args_is_help=True, add_completion=False)
+app.add_typer(mpi_app, name="mpi")
 
 DbOption = Annotated[str | None, typer.Option("--db", help="SQLAlchemy URL, e.g. postgresql+psycopg://...; "
                                                           "default: SQLite in --data-dir")]

@@ -7,7 +7,8 @@ inactive with a ``replaced-by`` link. Each source Patient carries one ``seealso`
 record; the hospital's own links are kept as they are.
 
 The golden record's demographics follow a simple survivorship rule: name, gender, birth date, address
-and telecom from the most recently updated source that has them; identifiers from every source.
+and telecom from the most recently updated source that has them. The hospitals' identifiers (MRNs)
+are not copied: a conditional write or reference by MRN must keep finding exactly one Patient.
 """
 
 from __future__ import annotations
@@ -51,11 +52,6 @@ def golden_body(golden_id: str, sources: list[VersionRecord], replaces: list[str
                 replaced_by: str | None) -> dict[str, Any]:
     bodies = [body_dict(r) for r in sorted(sources, key=lambda r: r.last_updated, reverse=True)]
     out: dict[str, Any] = {"resourceType": "Patient", "id": golden_id, "meta": {"tag": [GOLDEN_TAG]}}
-    identifiers: list[dict[str, Any]] = []
-    for body in bodies:
-        identifiers.extend(i for i in body.get("identifier", []) if i not in identifiers)
-    if identifiers:
-        out["identifier"] = identifiers
     out["active"] = replaced_by is None
     for name in SURVIVING:
         value = next((b[name] for b in bodies if b.get(name)), None)
