@@ -20,6 +20,7 @@ import uvicorn
 from sqlalchemy import create_engine, text
 
 from ehr.api.app import create_app
+from ehr.fhir.interactions.context import Services
 from ehr.mpi.protocol import Matcher
 from ehr.settings import Settings
 from ehr.store.sql.engine import new_schema
@@ -64,9 +65,11 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path, pg_available: bool) -
 class LiveServer:
     """uvicorn serving ``create_app`` in a background thread on a free loopback port."""
 
-    def __init__(self, settings: Settings, matcher: Matcher[Any] | None = None) -> None:
+    def __init__(self, settings: Settings, matcher: Matcher[Any] | None = None,
+                 services: Services | None = None) -> None:
         self.port = _free_port()
-        config = uvicorn.Config(create_app(settings, matcher=matcher), host="127.0.0.1", port=self.port,
+        app = create_app(settings, services=services, matcher=matcher)
+        config = uvicorn.Config(app, host="127.0.0.1", port=self.port,
                                 log_level="warning", lifespan="on")
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)

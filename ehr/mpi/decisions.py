@@ -4,7 +4,8 @@ Each decision is recorded with the index rows it replaced (``mpi_decisions``), m
 the steward's name, and so outranks every automatic decision: automatic linking never moves a
 manually linked record and never links a pair called ``no-match``. ``undo`` puts the replaced rows
 back, refused while a later decision touched the same records (undo that one first). The FHIR side
-(golden records, ``Patient.link``, review Tasks) is rewritten to match in the same unit of work.
+(golden records, ``Patient.link``, review Tasks) is rewritten to match in the same unit of work,
+written past online linking (:func:`ehr.mpi.linking.unwrap`), which must not second-guess it.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from ehr.errors import BadRequest, Conflict, NotFound
 from ehr.fhir.interactions.context import Context, Services
 from ehr.fhir.interactions.writes import body_dict
 from ehr.mpi.golden import live, sync_golden, sync_source
-from ehr.mpi.linking import Effects, golden_of, new_golden
+from ehr.mpi.linking import Effects, golden_of, new_golden, unwrap
 from ehr.mpi.links import LinkStore, link_row, link_store, ordered, pair_row
 from ehr.mpi.review import close_review, reopen_review
 from ehr.store.protocol import Tx
@@ -61,6 +62,7 @@ def actor(ctx: Context) -> str:
 
 def link(ctx: Context, services: Services, tx: Tx, source_id: str, target_id: str) -> Outcome:
     """Link ``source_id`` to the person of ``target_id`` (a source record or a golden record)."""
+    tx = unwrap(tx)
     links = link_store(tx)
     _require_source(tx, links, source_id)
     rec = _Recorder(links)
@@ -75,6 +77,7 @@ def link(ctx: Context, services: Services, tx: Tx, source_id: str, target_id: st
 def unlink(ctx: Context, services: Services, tx: Tx, source_id: str) -> Outcome:
     """Take ``source_id`` out of its person: a golden record of its own, and ``no-match`` with every
     record it was linked to."""
+    tx = unwrap(tx)
     links = link_store(tx)
     _require_source(tx, links, source_id)
     current = links.link(source_id)
@@ -93,6 +96,7 @@ def unlink(ctx: Context, services: Services, tx: Tx, source_id: str) -> Outcome:
 def merge(ctx: Context, services: Services, tx: Tx, from_id: str, to_id: str) -> Outcome:
     """Merge the person of ``from_id`` into the person of ``to_id``: every record moves (manually) to
     the surviving golden record, the other is marked ``replaced-by`` it."""
+    tx = unwrap(tx)
     links = link_store(tx)
     rec = _Recorder(links)
     source, target = _person(tx, links, from_id, rec), _person(tx, links, to_id, rec)
@@ -114,6 +118,7 @@ def merge(ctx: Context, services: Services, tx: Tx, from_id: str, to_id: str) ->
 
 def resolve(ctx: Context, services: Services, tx: Tx, task_id: str, verdict: Verdict) -> Outcome:
     """A steward's answer to a review Task: ``match`` links the pair, ``no-match`` keeps them apart."""
+    tx = unwrap(tx)
     links = link_store(tx)
     pair = links.pair_by_task(task_id)
     task = tx.current("Task", task_id)
@@ -136,6 +141,7 @@ def resolve(ctx: Context, services: Services, tx: Tx, task_id: str, verdict: Ver
 
 
 def undo(ctx: Context, services: Services, tx: Tx, seq: int) -> Outcome:
+    tx = unwrap(tx)
     links = link_store(tx)
     found = links.decision(seq)
     if found is None:
