@@ -45,6 +45,8 @@ class Settings:
     #: record every interaction in the tamper-evident audit log (off: nothing is recorded; for the
     #: overhead benchmark only)
     audit: bool = True
+    #: link Patients across hospitals with the master patient index (``ehr.mpi``) as they are written
+    mpi: bool = True
 
     @property
     def database_url(self) -> str:
@@ -75,6 +77,7 @@ class Settings:
             audit_timezone=os.environ.get("EHR_AUDIT_TIMEZONE") or "UTC",
             audit_office_hours=parse_office_hours(os.environ.get("EHR_AUDIT_OFFICE_HOURS") or "07:00-19:00"),
             audit=os.environ.get("EHR_AUDIT", "1") != "0",
+            mpi=os.environ.get("EHR_MPI", "1") != "0",
         )
 
     @property

@@ -24,6 +24,7 @@ from ehr.crypto.blind import BlindIndexKey
 from ehr.crypto.setup import open_blind_key, open_cipher
 from ehr.fhir import validation
 from ehr.fhir.interactions.context import Services
+from ehr.mpi.protocol import Matcher
 from ehr.search.blind import Blinder
 from ehr.search.extract import extract_index_rows
 from ehr.search.paths import compile_all
@@ -38,10 +39,10 @@ if TYPE_CHECKING:
 
 
 def build_services(store: Store, registry: Registry | None = None, *, blind_key: BlindIndexKey | None = None,
-                   audit: SqlAuditLog | None = None) -> Services:
+                   audit: SqlAuditLog | None = None, matcher: Matcher[Any] | None = None) -> Services:
     """The services over ``store``; with ``blind_key``, identifying search values are indexed and
     searched as blind indexes (``ehr.search.blind``); with ``audit``, every interaction is recorded in
-    that log."""
+    that log; with a ``matcher``, Patients are linked by the master patient index (``ehr.mpi``)."""
     reg = registry or Registry.load()
     compile_all(reg)
     blinder = Blinder(blind_key) if blind_key is not None else None
@@ -52,9 +53,10 @@ def build_services(store: Store, registry: Registry | None = None, *, blind_key:
 
     authorizer = AuditOfficersOnly()
     if audit is None:
-        return Services(store=store, indexer=indexer, registry=reg, blinder=blinder, authorizer=authorizer)
+        return Services(store=store, indexer=indexer, registry=reg, blinder=blinder, authorizer=authorizer,
+                        matcher=matcher)
     return Services(store=store, indexer=indexer, registry=reg, blinder=blinder, authorizer=authorizer,
-                    auditor=audit, audit_log=audit)
+                    auditor=audit, audit_log=audit, matcher=matcher)
 
 
 def open_audit_log(store: SqlStore, settings: Settings) -> SqlAuditLog:
@@ -73,12 +75,18 @@ def open_store(settings: Settings) -> SqlStore:
     return SqlStore(engine, open_cipher(settings))
 
 
-def open_services(settings: Settings) -> Services:
+def open_services(settings: Settings, matcher: Matcher[Any] | None = None) -> Services:
     """Store and services for ``settings``, as the server builds them (the CLI uses this too): blind
-    indexes when encryption is on, the audit log unless ``settings.audit`` is off."""
+    indexes when encryption is on, the audit log unless ``settings.audit`` is off, and the master patient
+    index's matching engine (``matcher``, else the installed one) unless ``settings.mpi`` is off."""
+    from ehr.mpi.service import load_matcher
+
     store = open_store(settings)
     audit = open_audit_log(store, settings) if settings.audit else None
-    return build_services(store, blind_key=open_blind_key(settings), audit=audit)
+    blind_key = open_blind_key(settings)
+    if matcher is None and settings.mpi:
+        matcher = load_matcher(settings)
+    return build_services(store, blind_key=blind_key, audit=audit, matcher=matcher)
 
 
 def _start_inference(app: FastAPI, settings: Settings) -> InferenceService:
@@ -98,15 +106,16 @@ def _start_inference(app: FastAPI, settings: Settings) -> InferenceService:
     return service
 
 
-def create_app(settings: Settings, services: Services | None = None,
-               audit_reader: AuditReader | None = None) -> FastAPI:
+def create_app(settings: Settings, services: Services | None = None, audit_reader: AuditReader | None = None,
+               matcher: Matcher[Any] | None = None) -> FastAPI:
     """The ASGI application. Pass ``services`` to inject a store (tests), ``audit_reader`` to inject the
-    audit log the ``/audit`` pages read (tests); else the lifespan opens them."""
+    audit log the ``/audit`` pages read, ``matcher`` to link Patients with another matching engine than
+    the installed one (tests); else the lifespan opens them."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         owned = services is None
-        built = services or open_services(settings)
+        built = services or open_services(settings, matcher)
         audit_log = built.auditor if owned and isinstance(built.auditor, SqlAuditLog) else None
         models = _start_inference(app, settings) if settings.inference else None
         app.state.services = replace(built, suggester=models) if models is not None else built

@@ -26,7 +26,7 @@ from ehr.fhir.interactions.context import Context, Result, Services
 from ehr.fhir.interactions.runner import execute
 from ehr.fhir.interactions.writes import parse_etag
 from ehr.fhir.jsonio import loads_object
-from ehr.fhir.operations import ai_suggest
+from ehr.fhir.operations import ai_suggest, everything, match, mdm
 from ehr.fhir.operations import validate as validate_op
 from ehr.fhir.validation import require_type
 from ehr.store.protocol import Tx
@@ -283,6 +283,42 @@ async def ai_suggest_route(request: Request) -> Response:
     c = call(request, resource_type="Patient")
     return await c.run("operation:ai-suggest", lambda tx: ai_suggest.ai_suggest(c.services, tx, c.resource_id),
                        write=False)
+
+
+@route("POST", "/Patient/$match")
+async def match_route(request: Request) -> Response:
+    c, body = call(request, resource_type="Patient"), await _body(request)
+    return await c.run("operation:match", lambda tx: match.match(c.ctx, c.services, tx, body), write=False)
+
+
+@route("GET", "/Patient/{resource_id:fhirid}/$everything")
+async def everything_route(request: Request) -> Response:
+    c, params = call(request, resource_type="Patient"), _pairs(request)
+    return await c.run("operation:everything", lambda tx: everything.everything(
+        c.ctx, c.services, tx, c.resource_id, params), write=False)
+
+
+_MDM = {"$mdm-link": mdm.mdm_link, "$mdm-unlink": mdm.mdm_unlink, "$mdm-merge": mdm.mdm_merge,
+        "$mdm-undo": mdm.mdm_undo}
+
+
+@route("POST", "/Patient/$mdm-link")
+@route("POST", "/Patient/$mdm-unlink")
+@route("POST", "/Patient/$mdm-merge")
+@route("POST", "/Patient/$mdm-undo")
+async def mdm_route(request: Request) -> Response:
+    """The data steward's decisions on the master patient index (``ehr.fhir.operations.mdm``)."""
+    c, body = call(request, resource_type="Patient"), await _body(request)
+    name = request.url.path.rsplit("/", 1)[-1]
+    operation = _MDM[name]
+    return await c.run(f"operation:{name[1:]}", lambda tx: operation(c.ctx, c.services, tx, body), write=True)
+
+
+@route("POST", "/Task/{resource_id:fhirid}/$mdm-resolve")
+async def mdm_resolve_route(request: Request) -> Response:
+    c, body = call(request, resource_type="Task"), await _body(request)
+    return await c.run("operation:mdm-resolve", lambda tx: mdm.mdm_resolve(c.ctx, c.services, tx, c.resource_id,
+                                                                           body), write=True)
 
 
 @route("GET", "/{resource_type:fhirtype}/_history")

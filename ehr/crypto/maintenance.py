@@ -63,6 +63,11 @@ def shred_patient(services: Services, store: SqlStore, patient: str, tenant: str
     with store.unit_of_work(write=True) as tx:
         tenants = [tenant] if tenant is not None else data_keys.patient_tenants(tx.conn, owner)
         erased = [t for t in tenants if data_keys.erase(tx.conn, t, owner, patient)]
+        if erased:
+            # the master patient index's copies of this identity go in the same transaction
+            from ehr.mpi.forget import forget_patient
+
+            forget_patient(services, tx, patient, subject)
         for t in tenants or [tenant or "*"]:
             services.auditor.record(AuditRecord(
                 interaction="keys-shred", tenant=t, subject=subject, status=200 if t in erased else 404,

@@ -112,4 +112,6 @@ def _operations(mounted: frozenset[tuple[str, str]], prefix: str) -> list[dict[s
             for name in _operation_names(mounted, prefix)]
 
 
-_DEFINITIONS = {"validate": "http://hl7.org/fhir/OperationDefinition/Resource-validate"}
+_DEFINITIONS = {"validate": "http://hl7.org/fhir/OperationDefinition/Resource-validate",
+                "match": "http://hl7.org/fhir/OperationDefinition/Patient-match",
+                "everything": "http://hl7.org/fhir/OperationDefinition/Patient-everything"}

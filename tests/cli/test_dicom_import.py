@@ -36,7 +36,7 @@ def test_dicom_import_builds_the_study_and_runs_the_model(db_url: str, tmp_path:
     folder.mkdir()
     for name in ("CT_small.dcm", "MR_small.dcm"):
         shutil.copy(TEST_FILES / name, folder / name)
-    settings = Settings(db_url=db_url, data_dir=tmp_path, inference=True)
+    settings = Settings(db_url=db_url, data_dir=tmp_path, inference=True, mpi=False)  # counts Patients
     with (tmp_path / "report.txt").open("w") as sink:
         assert run_import(settings, [folder], "hospital-a", Console(file=sink, width=200)) == 0
     assert _count(settings, "Patient") == 2

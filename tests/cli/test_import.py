@@ -103,7 +103,7 @@ def _import(settings: Settings, paths: list[Path]) -> tuple[int, dict[str, int]]
 
 @pytest.fixture
 def settings(db_url: str, tmp_path: Path) -> Settings:
-    return Settings(db_url=db_url, data_dir=tmp_path / "data")
+    return Settings(db_url=db_url, data_dir=tmp_path / "data", mpi=False)  # counts Patients: no golden records
 
 
 def test_bundle_ndjson_and_folder_then_rerun_skips_all(settings: Settings, tmp_path: Path) -> None:

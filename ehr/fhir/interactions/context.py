@@ -10,6 +10,7 @@ from typing import Any, Literal, Protocol
 from ehr.audit.boundary import Auditor, AuditSearch, NoAudit
 from ehr.audit.receipts import DONE, Receipt
 from ehr.auth.boundary import AllowAll, Authorizer, Principal
+from ehr.mpi.protocol import Matcher
 from ehr.search.blind import Blinder
 from ehr.search.index_rows import IndexRows
 from ehr.store.protocol import Store
@@ -66,6 +67,8 @@ class Services:
     blinder: Blinder | None = None
     #: the tamper-evident log, for AuditEvent search; None when audit is off
     audit_log: AuditSearch | None = None
+    #: the master patient index's matching engine; None: Patients are not linked (``ehr.mpi``)
+    matcher: Matcher[Any] | None = None
 
 
 @dataclass(slots=True)

@@ -1,7 +1,8 @@
-"""The one place every interaction passes through: authorization first, then the unit of work,
-then exactly one audit record — inside the same transaction for writes (so the entry commits with
-the data, or not at all), and after it for reads and failures, whose receipt (on the result, or
-attached to the exception) the HTTP layer awaits before the response leaves."""
+"""The one place every interaction passes through: authorization first, then the unit of work (whose
+Patient writes the master patient index links, ``ehr.mpi.linking``), then exactly one audit record —
+inside the same transaction for writes (so the entry commits with the data, or not at all), and after it
+for reads and failures, whose receipt (on the result, or attached to the exception) the HTTP layer awaits
+before the response leaves."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from ehr.auth.boundary import Action
 from ehr.errors import FhirError
 from ehr.fhir.compartment import patients_of
 from ehr.fhir.interactions.context import Context, Result, Services
+from ehr.mpi.linking import run_linked
 from ehr.store.protocol import Tx
 
 
@@ -21,7 +23,7 @@ def execute(services: Services, ctx: Context, action: Action, fn: Callable[[Tx],
     try:
         services.authorizer.check(ctx.principal, action)
         with services.store.unit_of_work(write=write) as tx:
-            result = fn(tx)
+            result = run_linked(services, ctx, tx, fn) if write else fn(tx)
             if write:
                 result.receipt = services.auditor.record(_record(services, ctx, action, result.status, result), tx)
         if not write:

@@ -15,17 +15,11 @@ down_revision = '0003'
 branch_labels = None
 depends_on = None
 
-TEXT_FIELDS = ("tenant", "mrn", "given", "middle", "family", "birth_date", "sex", "ssn", "address_line", "postcode",
-               "city", "phone", "email")
-
-
 def upgrade() -> None:
     op.create_table('mpi_records',
     sa.Column('record_key', sa.String(length=128), nullable=False),
-    *(sa.Column(name, sa.Text(), nullable=name != "tenant") for name in TEXT_FIELDS),
-    sa.Column('previous_families', sa.Text(), nullable=False),
-    sa.Column('placeholder', sa.Boolean(), nullable=False),
-    sa.Column('multiple_birth', sa.Boolean(), nullable=False),
+    sa.Column('tenant', sa.String(length=64), nullable=False),
+    sa.Column('sealed', sa.LargeBinary(), nullable=False),
     sa.PrimaryKeyConstraint('record_key')
     )
     op.create_table('mpi_block_keys',
