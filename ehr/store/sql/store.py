@@ -380,12 +380,13 @@ class SqlTx:
         out = []
         for row in rows:
             try:
-                out.append(self._record(row, *how(row)))
+                out.append(self.record(row, *how(row)))
             except Erased:
                 continue
         return out
 
-    def _record(self, row: Row[Any], method: str, seq: int = 0) -> VersionRecord:
+    def record(self, row: Row[Any], method: str, seq: int = 0) -> VersionRecord:
+        """The version a ``resources`` or ``resource_versions`` row holds, its body opened."""
         body = row.body
         if body is not None:
             body = self._open(bytes(body), PayloadContext(row.tenant, row.res_type, row.res_id, row.version))
