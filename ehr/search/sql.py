@@ -4,7 +4,9 @@ Each criterion becomes ``resources.pk IN (SELECT pk FROM idx_<type> WHERE ...)``
 criteria are ANDed, and paging is keyset paging on ``resources.pk`` so pages stay stable while
 others write. A chain (``subject:Patient.name=x``) nests the target's criterion in a subquery over an
 alias of ``resources`` joined through ``idx_reference``; ``_has`` nests the referring resources' criterion
-the other way round. Every level is an indexed ``IN`` lookup, never a scan of another type.
+the other way round. Every level is an indexed ``IN`` lookup, never a scan of another type. A composite
+value joins the component slots of one combination in ``idx_composite`` (the same element); a
+compartment search restricts to resources whose compartment references point at the patient.
 Range comparisons follow https://hl7.org/fhir/R4/search.html#prefix: the resource's
 value is the range [low, high] its precision implies, and so is the search value.
 """
