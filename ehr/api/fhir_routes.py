@@ -238,6 +238,18 @@ async def _search(c: Call, pairs: list[tuple[str, str]]) -> Response:
                        write=False)
 
 
+@route("GET", "/Patient/{resource_id:fhirid}/{compartment_type:fhirtype}")
+@route("GET", "/Patient/{resource_id:fhirid}/*")
+async def search_compartment(request: Request) -> Response:
+    """Compartment search (https://hl7.org/fhir/R4/http.html#vsearch): ``*`` searches every type in it."""
+    c, params = call(request, resource_type="Patient"), _pairs(request)
+    target = request.path_params.get("compartment_type")
+    if target is not None:
+        require_type(str(target))
+    return await c.run("search-compartment", lambda tx: search.compartment_search(
+        c.ctx, c.services, tx, c.resource_id, target, params), write=False)
+
+
 @route("POST", "/{resource_type:fhirtype}")
 async def create_route(request: Request) -> Response:
     c, body = call(request), await _body(request)

@@ -139,6 +139,7 @@ class _Walk:
             self.add(seq, "entry modified: it is no longer a log entry")
         elif own != seq:
             # the entry moved: entries were inserted from seq ``own`` on (own < seq), deleted, or reordered
+            # (an edit of the entry's own seq number reads the same to a walk that streams the log)
             how = (f"entries were inserted from seq {own} on, or the log reordered" if own < seq
                    else "entries were deleted before it, or the log reordered")
             self.add(max(1, min(own, seq)), f"seq {seq} holds the entry of seq {own}: {how}")

@@ -103,6 +103,27 @@ def demo(
     load_demo(Settings(db_url=db, data_dir=data_dir, vault_addr=vault_addr, vault_token=vault_token), patients)
 
 
+@app.command()
+def reindex(
+    db: DbOption = None,
+    data_dir: DataDirOption = DEFAULT_DATA_DIR,
+    resource_type: Annotated[str | None, typer.Option("--type", help="only this resource type")] = None,
+    batch: Annotated[int, typer.Option(min=1, help="resources per transaction")] = 500,
+    vault_addr: VaultAddr = None,
+    vault_token: VaultToken = None,
+) -> None:
+    """Rebuild the search index rows of every current resource (after a registry change); resumable,
+    safe while the server runs."""
+    from ehr.cli.reindex import run_reindex
+
+    settings = Settings(db_url=db, data_dir=data_dir, vault_addr=vault_addr, vault_token=vault_token)
+    try:
+        run_reindex(settings, resource_type, batch)
+    except ValueError as exc:
+        typer.echo(f"ehr reindex: {exc}", err=True)
+        raise typer.Exit(2) from None
+
+
 def _check_models(settings: Settings) -> None:
     """Load every model once before the workers start, so a bad repository or --require-gpu without a
     working GPU stops the server at start with one clear line (exit code 2)."""

@@ -13,7 +13,10 @@ from typing import Any
 from ehr.fhir.validation import resource_types
 from ehr.store.records import now_us, to_instant
 
-SEARCHABLE_TYPES = frozenset({"token", "string", "reference", "date", "number", "quantity", "uri"})
+SEARCHABLE_TYPES = frozenset({"token", "string", "reference", "date", "number", "quantity", "uri", "composite"})
+#: the compartment searches mounted (``Patient/[id]/[type]``), by CompartmentDefinition
+_COMPARTMENTS = {("GET", "/Patient/{resource_id:fhirid}/{compartment_type:fhirtype}"):
+                 "http://hl7.org/fhir/CompartmentDefinition/patient"}
 _TYPE_LEVEL = {
     ("GET", "/{resource_type:fhirtype}/{resource_id:fhirid}"): "read",
     ("GET", "/{resource_type:fhirtype}/{resource_id:fhirid}/_history/{version}"): "vread",
@@ -31,6 +34,14 @@ _SYSTEM_LEVEL = {("POST", ""): ("transaction", "batch"), ("GET", "/_history"): (
 
 def capability_statement(registry: Any, base_url: str, routes: Iterable[tuple[str, str]]) -> dict[str, Any]:
     mounted = frozenset(routes)
+    rest: dict[str, Any] = {
+        "mode": "server",
+        "resource": [_resource(t, registry, mounted) for t in sorted(resource_types())],
+        "interaction": [{"code": c} for key, codes in _SYSTEM_LEVEL.items() if key in mounted for c in codes],
+    }
+    compartments = [url for key, url in _COMPARTMENTS.items() if key in mounted]
+    if compartments:
+        rest["compartment"] = compartments
     return {
         "resourceType": "CapabilityStatement",
         "status": "active",
@@ -41,11 +52,7 @@ def capability_statement(registry: Any, base_url: str, routes: Iterable[tuple[st
         "fhirVersion": "4.0.1",
         "format": ["application/fhir+json", "json"],
         "patchFormat": ["application/json-patch+json", "application/fhir+json"],
-        "rest": [{
-            "mode": "server",
-            "resource": [_resource(t, registry, mounted) for t in sorted(resource_types())],
-            "interaction": [{"code": c} for key, codes in _SYSTEM_LEVEL.items() if key in mounted for c in codes],
-        }],
+        "rest": [rest],
     }
 
 

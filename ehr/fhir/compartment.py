@@ -12,7 +12,7 @@ import orjson
 
 from ehr.fhir.interactions.context import Services
 from ehr.search.extract import rows_for_nodes
-from ehr.search.index_rows import IndexRows
+from ehr.search.index_rows import IndexRows, ReferenceRow
 from ehr.search.paths import CompiledParam, compiled_params
 from ehr.search.query import Criterion, ReferenceValue, SearchQuery
 from ehr.search.registry import ParamKind, Registry
@@ -80,7 +80,8 @@ def patient_references(registry: Registry, resource: Mapping[str, Any]) -> tuple
     found: dict[str, None] = {}
     for compiled in _compartment_params(registry, resource_type):
         for row in rows_for_nodes(compiled.param.code, ParamKind.REFERENCE, compiled.extract(root)):
-            if row.target_type == "Patient" and row.target_id:
+            # a reference parameter also yields token rows of Reference.identifier (``:identifier``)
+            if isinstance(row, ReferenceRow) and row.target_type == "Patient" and row.target_id:
                 found[f"Patient/{row.target_id}"] = None
     return tuple(found)
 

@@ -2,8 +2,9 @@
 (``ehr.crypto.blind``), never as text, and searches on them are rewritten to digests the same way.
 
 Which parameters: names of people (``name``, ``family``, ``given``, ``phonetic`` on Patient,
-Practitioner, RelatedPerson and Person), and on every resource type ``identifier``, ``telecom``,
-``phone``, ``email``, ``birthdate`` and the ``address*`` parameters.
+Practitioner, RelatedPerson and Person), and on every resource type ``identifier`` (with its
+``:of-type`` rows), ``telecom``, ``phone``, ``email``, ``birthdate``, the ``address*`` parameters and the
+identifiers of references (``subject:identifier``...).
 
 Every blind value becomes token rows (table ``idx_token``, system kept, code a digest), so both
 engines — SQL and in-memory — answer them with the plain token equality they already have:
@@ -41,7 +42,12 @@ BLIND_EVERYWHERE = frozenset({
 
 
 def is_blind(resource_type: str, param: str) -> bool:
-    return param in BLIND_EVERYWHERE or (param in PERSON_NAMES and resource_type in PERSON_TYPES)
+    """Whether ``param`` of ``resource_type`` is blind-indexed; so are the rows of its ``:of-type``
+    (``identifier:of-type``) and every ``<reference>:identifier`` (identifiers of referenced resources)."""
+    base, _, suffix = param.partition(":")
+    if suffix == "identifier":
+        return True
+    return base in BLIND_EVERYWHERE or (base in PERSON_NAMES and resource_type in PERSON_TYPES)
 
 
 def date_texts(low: int, high: int) -> list[str]:

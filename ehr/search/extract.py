@@ -18,7 +18,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, assert_never
 
-from ehr.search.index_rows import ComponentRow, CompositeRow, IndexRows
+from ehr.search.index_rows import ComponentRow, CompositeRow, IndexRows, TokenRow
 from ehr.search.paths import UNKNOWN_TYPE, CompiledParam, Extractor, Node, compiled_params
 from ehr.search.registry import ParamKind, Registry
 from ehr.search.values import dates, quantities, references, strings, tokens
@@ -162,7 +162,7 @@ def _composite_rows(
         for element in extract(root):
             parts: list[list[ComponentRow]] = []
             for c in components:
-                found = _rows(c.code, c.kind, c.table, c.extract([element]), memo)
+                found = [r for r in _rows(c.code, c.kind, c.table, c.extract([element]), memo) if r.param == c.code]
                 if not found:
                     break
                 parts.append(found)
@@ -283,6 +283,12 @@ def extract_index_rows(resource: Mapping[str, Any], registry: Registry) -> Index
             rows.composites.extend(_composite_rows(plan.code, plan.branches, root, memo))
             continue
         nodes = plan.extract(root)
-        if nodes:
-            getattr(rows, plan.field).extend(_rows(plan.code, plan.kind, plan.table, nodes, memo))
+        if not nodes:
+            continue
+        found = _rows(plan.code, plan.kind, plan.table, nodes, memo)
+        if plan.kind is ParamKind.REFERENCE:
+            for row in found:  # a Reference's identifier is a token row (``:identifier``)
+                (rows.tokens if isinstance(row, TokenRow) else rows.references).append(row)
+        else:
+            getattr(rows, plan.field).extend(found)
     return rows

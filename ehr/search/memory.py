@@ -13,6 +13,8 @@ from ehr.search.paging import sort_column
 from ehr.search.prefixes import range_condition
 from ehr.search.query import (
     Chain,
+    Compartment,
+    CompositeValue,
     Criterion,
     RangeValue,
     ReferenceValue,
@@ -25,6 +27,7 @@ from ehr.search.query import (
     UriValue,
 )
 from ehr.search.values.quantities import canonical_range
+from ehr.search.values.references import uri_prefixes
 from ehr.store.records import VersionRecord
 
 _FIELDS = {"token": "tokens", "string": "strings", "reference": "references", "date": "dates",
@@ -45,7 +48,21 @@ def matches(query: SearchQuery, record: VersionRecord, rows: IndexRows, graph: G
         return False
     if query.resource_type is not None and record.resource_type != query.resource_type:
         return False
+    if query.compartment is not None and not in_compartment(query.compartment, record, rows):
+        return False
     return all(_criterion(c, record, rows, graph) for c in query.criteria)
+
+
+def in_compartment(compartment: Compartment, record: VersionRecord, rows: IndexRows) -> bool:
+    """The in-memory twin of ``ehr.search.sql._compartment``."""
+    params = dict(compartment.params)
+    if record.resource_type not in params:
+        return False
+    if record.resource_type == "Patient" and record.id == compartment.patient_id:
+        return True
+    wanted = params[record.resource_type]
+    return any(r.param in wanted and r.target_type == "Patient" and r.target_id == compartment.patient_id
+               for r in rows.references)
 
 
 def _criterion(c: Criterion, record: VersionRecord, rows: IndexRows, graph: Graph) -> bool:
@@ -62,6 +79,8 @@ def _criterion(c: Criterion, record: VersionRecord, rows: IndexRows, graph: Grap
         point = float(record.last_updated)
         return c.missing is not True and any(
             in_range(v, point, point) for v in c.values if isinstance(v, RangeValue))
+    if c.type == "composite":
+        return _composite(c, rows)
     items = [r for r in getattr(rows, _FIELDS[c.type]) if r.param == c.param]
     if c.missing is not None:
         return (not items) if c.missing else bool(items)
@@ -81,6 +100,18 @@ def sort_value(key: SortKey, record: VersionRecord, rows: IndexRows) -> SortValu
     if not values:
         return None
     return max(values) if key.descending else min(values)  # type: ignore[no-any-return]
+
+
+def _composite(c: Criterion, rows: IndexRows) -> bool:
+    """One combination of the parameter whose every component matches its part of a value."""
+    combos = [r for r in rows.composites if r.param == c.param]
+    if c.missing is not None:
+        return (not combos) if c.missing else bool(combos)
+    return any(
+        len(row.components) == len(v.parts)
+        and all(_value(Criterion(p.param, p.type, None, (p.value,)), p.value, item)
+                for p, item in zip(v.parts, row.components, strict=True))
+        for row in combos for v in c.values if isinstance(v, CompositeValue))
 
 
 def _chain(param: str, chain: Chain, rows: IndexRows, graph: Graph) -> bool:
@@ -116,8 +147,20 @@ def _value(c: Criterion, v: Any, item: Any) -> bool:
             return _quantity(v, item)
         return in_range(v, float(item.low), float(item.high))
     if isinstance(v, UriValue):
-        return bool(item.uri == v.uri)
+        return _uri(c, v, item.uri)
+    if isinstance(v, CompositeValue):
+        return False
     assert_never(v)
+
+
+def _uri(c: Criterion, v: UriValue, uri: str) -> bool:
+    """The in-memory twin of ``ehr.search.sql._uri``."""
+    if c.modifier == "below":
+        base = v.uri.rstrip("/")
+        return uri in (v.uri, base) or uri.startswith(base + "/")
+    if c.modifier == "above":
+        return uri in uri_prefixes(v.uri)
+    return uri == v.uri
 
 
 def _quantity(v: RangeValue, item: Any) -> bool:

@@ -51,8 +51,26 @@ class UriValue:
     uri: str
 
 
-Value = TokenValue | StringValue | ReferenceValue | RangeValue | UriValue
-ParamType = Literal["token", "string", "reference", "date", "number", "quantity", "uri", "id", "lastUpdated"]
+@dataclass(frozen=True, slots=True)
+class CompositeValue:
+    """``a$b``: one value per component, each typed by its component parameter, all to be found in
+    the same element (https://hl7.org/fhir/R4/search.html#composite)."""
+
+    parts: tuple[CompositePart, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class CompositePart:
+    """One component of a composite value: its parameter's code and type, and the value."""
+
+    param: str
+    type: ParamType
+    value: Value
+
+
+Value = TokenValue | StringValue | ReferenceValue | RangeValue | UriValue | CompositeValue
+ParamType = Literal["token", "string", "reference", "date", "number", "quantity", "uri", "composite", "id",
+                    "lastUpdated"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +103,17 @@ class Criterion:
     values: tuple[Value, ...]
     missing: bool | None = None
     link: Chain | Reverse | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Compartment:
+    """``Patient/[id]/[type]``: only resources in that patient's compartment, i.e. whose compartment
+    parameters for their type (``params``) point at the patient; the Patient itself when ``Patient`` is
+    one of the types (https://hl7.org/fhir/R4/compartmentdefinition.html#search)."""
+
+    patient_id: str
+    #: per resource type, the reference parameters linking it to the patient
+    params: tuple[tuple[str, tuple[str, ...]], ...]
 
 
 SortValue = int | float | str | None
@@ -123,3 +152,5 @@ class SearchQuery:
     sort: tuple[SortKey, ...] = ()
     #: where a page of a sorted search, or a page before another, starts (``after`` is then None)
     position: Position | None = None
+    #: compartment search: only resources in this patient's compartment
+    compartment: Compartment | None = None

@@ -7,7 +7,7 @@ client sent ``Prefer: handling=lenient``, in which case they are ignored and lef
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -15,7 +15,10 @@ from ehr.errors import BadRequest, Issue, UnknownParameter
 from ehr.search import query_values as qv
 from ehr.search.blind import Blinder, is_blind
 from ehr.search.paging import decode_cursor
-from ehr.search.query import Chain, Criterion, ParamType, Reverse, SearchQuery, SortKey, TotalMode, UriValue, Value
+from ehr.search.query import Chain, Compartment, Criterion, ParamType, Reverse, SearchQuery, SortKey, TotalMode
+from ehr.search.query_modifiers import build_criterion, check_modifier
+from ehr.search.query_modifiers import unsupported as _unsupported
+from ehr.search.terminology import Terminology
 
 #: result parameters handled by the HTTP layer or the query itself
 RESULT_PARAMETERS = frozenset({"_count", "_total", "_format", "_pretty", "_summary", "_elements", "_cursor",
@@ -28,19 +31,6 @@ COMMON_PARAMETERS = frozenset({"_id", "_lastUpdated", "_tag", "_profile", "_secu
 INCLUDE_PARAMETERS = frozenset({"_include", "_revinclude"})
 #: links of a chain (and of nested _has) followed at most
 MAX_CHAIN_DEPTH = 4
-_SUPPORTED_MODIFIERS: dict[str, frozenset[str]] = {
-    "token": frozenset({"not", "text", "missing"}),
-    "string": frozenset({"exact", "contains", "missing"}),
-    "reference": frozenset({"missing"}),
-    "date": frozenset({"missing"}),
-    "number": frozenset({"missing"}),
-    "quantity": frozenset({"missing"}),
-    "uri": frozenset({"missing"}),
-    "id": frozenset(),
-    "lastUpdated": frozenset({"missing"}),
-}
-
-
 class ParamInfo(Protocol):
     @property
     def code(self) -> str: ...
@@ -60,6 +50,10 @@ class ParseOptions:
     default_count: int = 20
     #: rewrites criteria on blind-indexed parameters into digests (``ehr.search.blind``)
     blinder: Blinder | None = None
+    #: the stored CodeSystems and ValueSets, for ``:above``, ``:below``, ``:in`` and ``:not-in``
+    terminology: Terminology | None = None
+    #: compartment search (``Patient/[id]/[type]``): only resources in this compartment
+    compartment: Compartment | None = None
 
 
 def parse_search(resource_type: str | None, pairs: Sequence[tuple[str, str]], registry: ParamLookup,
@@ -92,6 +86,7 @@ def parse_search(resource_type: str | None, pairs: Sequence[tuple[str, str]], re
         echo=tuple(echo),
         sort=sort,
         position=None if plain else position,
+        compartment=options.compartment,
     )
 
 
@@ -145,16 +140,17 @@ def _criterion(name: str, raw: str, resource_type: str | None, registry: ParamLo
         raise _unsupported(name, f"Unknown search parameter '{code}' for {where}; see GET /metadata "
                                  "for the supported parameters, or send Prefer: handling=lenient.")
     kind = _kind(code, str(getattr(param.type, "value", param.type)))
-    if modifier and modifier not in _SUPPORTED_MODIFIERS.get(kind, frozenset()):
-        raise _unsupported(name, f"Modifier ':{modifier}' is not supported on '{code}' ({kind}).")
+    check_modifier(name, code, kind, modifier, param)
     if modifier == "missing":
         if raw not in ("true", "false"):
             raise BadRequest(f"'{name}' takes true or false.")
         return _blinded(resource_type, Criterion(code, kind, modifier, (), missing=raw == "true"), options)
-    values = tuple(_value(kind, part, name, options) for part in qv.split_unescaped(raw, ",") if part)
-    if not values:
+    parts = [part for part in qv.split_unescaped(raw, ",") if part]
+    if not parts:
         raise BadRequest(f"Search parameter '{name}' has no value; give one or leave it out.")
-    return _blinded(resource_type, Criterion(code, kind, modifier or None, values), options)
+    criterion = build_criterion(code, kind, modifier or None, parts, name, param, options.base_url,
+                                options.terminology)
+    return _blinded(resource_type, criterion, options)
 
 
 def _blinded(resource_type: str | None, criterion: Criterion, options: ParseOptions) -> Criterion:
@@ -223,24 +219,9 @@ def _kind(code: str, declared: str) -> ParamType:
         return "id"
     if code == "_lastUpdated":
         return "lastUpdated"
-    if declared in ("token", "string", "reference", "date", "number", "quantity", "uri"):
+    if declared in ("token", "string", "reference", "date", "number", "quantity", "uri", "composite"):
         return declared  # type: ignore[return-value]
     raise _unsupported(code, f"Search parameter '{code}' is of type {declared}, not supported yet.")
-
-
-def _value(kind: ParamType, part: str, name: str, options: ParseOptions) -> Value:
-    parsers: dict[str, Callable[[], Value]] = {
-        "token": lambda: qv.parse_token(part),
-        "id": lambda: qv.parse_token(part),
-        "string": lambda: qv.parse_string(part),
-        "reference": lambda: qv.parse_reference(part, options.base_url),
-        "date": lambda: qv.parse_date(part, name),
-        "lastUpdated": lambda: qv.parse_date(part, name),
-        "number": lambda: qv.parse_number(part, name),
-        "quantity": lambda: qv.parse_quantity(part, name),
-        "uri": lambda: UriValue(qv.unescape(part)),
-    }
-    return parsers[kind]()
 
 
 def _count(pairs: Sequence[tuple[str, str]], default: int) -> int:
@@ -262,7 +243,3 @@ def _total(pairs: Sequence[tuple[str, str]]) -> TotalMode:
 def _last(pairs: Sequence[tuple[str, str]], name: str) -> str | None:
     found = [v for k, v in pairs if k == name]
     return found[-1] if found else None
-
-
-def _unsupported(name: str, message: str) -> UnknownParameter:
-    return UnknownParameter(message, issues=[Issue(message, code="not-supported", expression=(name,))])

@@ -6,15 +6,32 @@ Spec: https://hl7.org/fhir/R4/search.html#escaping, #prefix, #date, #number, #qu
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
 from typing import get_args
 
 from ehr.errors import BadRequest
-from ehr.search.query import Prefix, RangeValue, ReferenceValue, StringValue, TokenValue
+from ehr.search.query import ParamType, Prefix, RangeValue, ReferenceValue, StringValue, TokenValue, UriValue, Value
 from ehr.search.values.dates import date_range as values_date_range
 from ehr.search.values.strings import fold
 
 PREFIXES: frozenset[str] = frozenset(get_args(Prefix))
+
+
+def parse_value(kind: ParamType, part: str, name: str, base_url: str) -> Value:
+    """One (comma-separated) value of a parameter of type ``kind`` (composites: see query_modifiers)."""
+    parsers: dict[str, Callable[[], Value]] = {
+        "token": lambda: parse_token(part),
+        "id": lambda: parse_token(part),
+        "string": lambda: parse_string(part),
+        "reference": lambda: parse_reference(part, base_url),
+        "date": lambda: parse_date(part, name),
+        "lastUpdated": lambda: parse_date(part, name),
+        "number": lambda: parse_number(part, name),
+        "quantity": lambda: parse_quantity(part, name),
+        "uri": lambda: UriValue(unescape(part)),
+    }
+    return parsers[kind]()
 
 
 def split_unescaped(text: str, sep: str) -> list[str]:

@@ -4,7 +4,9 @@ Each criterion becomes ``resources.pk IN (SELECT pk FROM idx_<type> WHERE ...)``
 criteria are ANDed, and paging is keyset paging on ``resources.pk`` so pages stay stable while
 others write. A chain (``subject:Patient.name=x``) nests the target's criterion in a subquery over an
 alias of ``resources`` joined through ``idx_reference``; ``_has`` nests the referring resources' criterion
-the other way round. Every level is an indexed ``IN`` lookup, never a scan of another type.
+the other way round. Every level is an indexed ``IN`` lookup, never a scan of another type. A composite
+value joins the component slots of one combination in ``idx_composite`` (the same element); a
+compartment search restricts to resources whose compartment references point at the patient.
 Range comparisons follow https://hl7.org/fhir/R4/search.html#prefix: the resource's
 value is the range [low, high] its precision implies, and so is the search value.
 """
@@ -19,6 +21,9 @@ from ehr.search.paging import query_position, sort_column
 from ehr.search.prefixes import range_condition
 from ehr.search.query import (
     Chain,
+    Compartment,
+    CompositePart,
+    CompositeValue,
     Criterion,
     Position,
     RangeValue,
@@ -33,7 +38,9 @@ from ehr.search.query import (
     Value,
 )
 from ehr.search.values.quantities import canonical_range
+from ehr.search.values.references import uri_prefixes
 from ehr.store.sql.schema import (
+    idx_composite,
     idx_date,
     idx_number,
     idx_quantity,
@@ -53,8 +60,22 @@ def where_clause(query: SearchQuery) -> ColumnElement[bool]:
     conditions: list[ColumnElement[bool]] = [resources.c.deleted == false(), resources.c.erased == false()]
     if query.resource_type is not None:
         conditions.append(resources.c.res_type == query.resource_type)
+    if query.compartment is not None:
+        conditions.append(_compartment(query.compartment))
     conditions.extend(_criterion(query.resource_type, c, resources) for c in query.criteria)
     return and_(*conditions)
+
+
+def _compartment(compartment: Compartment) -> ColumnElement[bool]:
+    """Resources whose compartment parameters point at the patient (and the Patient itself)."""
+    ref = idx_reference.c
+    members = select(ref.pk).where(
+        ref.target_type == "Patient", ref.target_id == compartment.patient_id,
+        or_(false(), *(and_(ref.res_type == rtype, ref.param.in_(params)) for rtype, params in compartment.params)))
+    found: list[ColumnElement[bool]] = [resources.c.pk.in_(members)]
+    if any(rtype == "Patient" for rtype, _ in compartment.params):
+        found.append(and_(resources.c.res_type == "Patient", resources.c.res_id == compartment.patient_id))
+    return or_(*found)
 
 
 def page_statement(query: SearchQuery) -> Select[Any]:
@@ -131,6 +152,8 @@ def _criterion(resource_type: str | None, c: Criterion, r: FromClause) -> Column
             return false() if c.missing else true()
         column = r.c.last_updated
         return or_(*(_range(v, column, column) for v in c.values if isinstance(v, RangeValue)))
+    if c.type == "composite":
+        return _composite(resource_type, c, r)
     table = _TABLES[c.type]
     scope = [table.c.param == c.param]
     if resource_type is not None:
@@ -138,9 +161,58 @@ def _criterion(resource_type: str | None, c: Criterion, r: FromClause) -> Column
     if c.missing is not None:
         present = r.c.pk.in_(select(table.c.pk).where(*scope))
         return not_(present) if c.missing else present
-    matches = or_(*(_value(table, c, v) for v in c.values))
+    matches = or_(false(), *(_value(table, c, v) for v in c.values))
     inner = r.c.pk.in_(select(table.c.pk).where(*scope, matches))
     return not_(inner) if c.modifier == "not" else inner
+
+
+def _composite(resource_type: str | None, c: Criterion, r: FromClause) -> ColumnElement[bool]:
+    """Rows of ``r`` with one combination (``combo``) whose every component (``slot``) matches: the
+    slots of a value joined on the same resource, parameter and combination."""
+    scope = [idx_composite.c.param == c.param]
+    if resource_type is not None:
+        scope.append(idx_composite.c.res_type == resource_type)
+    if c.missing is not None:
+        present = r.c.pk.in_(select(idx_composite.c.pk).where(*scope))
+        return not_(present) if c.missing else present
+    options: list[ColumnElement[bool]] = []
+    for value in c.values:
+        if not isinstance(value, CompositeValue):
+            continue
+        slots = [idx_composite.alias() for _ in value.parts]
+        first = slots[0]
+        joined: Any = first
+        for n, slot in enumerate(slots[1:], start=1):
+            joined = joined.join(slot, and_(slot.c.pk == first.c.pk, slot.c.param == first.c.param,
+                                            slot.c.combo == first.c.combo, slot.c.slot == n))
+        where = [first.c.param == c.param, first.c.slot == 0]
+        if resource_type is not None:
+            where.append(first.c.res_type == resource_type)
+        where.extend(_part(slot, part) for slot, part in zip(slots, value.parts, strict=True))
+        options.append(r.c.pk.in_(select(first.c.pk).select_from(joined).where(*where)))
+    return or_(false(), *options)
+
+
+def _part(table: Any, part: CompositePart) -> ColumnElement[bool]:
+    """One component of a composite value against an ``idx_composite`` slot."""
+    v = part.value
+    if isinstance(v, TokenValue):
+        return _token_code(table, v)
+    if isinstance(v, StringValue):
+        return table.c.norm.like(_like_prefix(v.norm), escape="\\")  # type: ignore[no-any-return]
+    if isinstance(v, ReferenceValue):
+        return _reference(table, v)
+    if isinstance(v, RangeValue):
+        if part.type == "quantity":
+            return _quantity(table, v)
+        if part.type == "date":
+            return _range(v, table.c.date_low, table.c.date_high)
+        return _range(v, table.c.low, table.c.high)
+    if isinstance(v, UriValue):
+        return table.c.uri == v.uri  # type: ignore[no-any-return]
+    if isinstance(v, CompositeValue):
+        return false()
+    assert_never(v)
 
 
 def _chain(resource_type: str | None, param: str, chain: Chain, r: FromClause) -> ColumnElement[bool]:
@@ -182,14 +254,32 @@ def _value(table: Any, c: Criterion, v: Value) -> ColumnElement[bool]:
             return _quantity(table, v)
         return _range(v, table.c.low, table.c.high)
     if isinstance(v, UriValue):
-        return table.c.uri == v.uri  # type: ignore[no-any-return]
+        return _uri(table, c, v)
+    if isinstance(v, CompositeValue):
+        return false()
     assert_never(v)
+
+
+def _uri(table: Any, c: Criterion, v: UriValue) -> ColumnElement[bool]:
+    """``:below``: the URI or any under it (``v/...``); ``:above``: the URI or any path prefix of it
+    (https://hl7.org/fhir/R4/search.html#uri)."""
+    if c.modifier == "below":
+        base = v.uri.rstrip("/")
+        return or_(table.c.uri == v.uri, table.c.uri == base,
+                   table.c.uri.like(_like_prefix(base + "/"), escape="\\"))
+    if c.modifier == "above":
+        return table.c.uri.in_(uri_prefixes(v.uri))  # type: ignore[no-any-return]
+    return table.c.uri == v.uri  # type: ignore[no-any-return]
 
 
 def _token(table: Any, c: Criterion, v: TokenValue) -> ColumnElement[bool]:
     if c.modifier == "text":
         text = (v.code or "").casefold()
         return or_(table.c.text.like(_like_prefix(text)), table.c.text.like("% " + _like_prefix(text)))
+    return _token_code(table, v)
+
+
+def _token_code(table: Any, v: TokenValue) -> ColumnElement[bool]:
     parts: list[ColumnElement[bool]] = []
     if v.code is not None:
         parts.append(table.c.code == v.code)

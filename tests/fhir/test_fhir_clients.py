@@ -23,7 +23,7 @@ from ..conftest import LiveServer
 
 @pytest.fixture
 def live(tmp_path: Path) -> Iterator[LiveServer]:
-    settings = Settings(db_url=f"sqlite:///{tmp_path / 'ehr.db'}", data_dir=tmp_path)
+    settings = Settings(db_url=f"sqlite:///{tmp_path / 'ehr.db'}", data_dir=tmp_path, mpi=False)  # compares Patient search results
     with LiveServer(settings) as server:
         yield server
 

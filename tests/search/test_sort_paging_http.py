@@ -170,7 +170,7 @@ def test_the_in_memory_engine_sorts_the_same_way() -> None:
 
 @pytest.mark.parametrize(("params", "says"), [
     ({"_sort": "nosuch"}, "not a search parameter"),
-    ({"_sort": "combo-code-value-quantity"}, "composite, not supported"),
+    ({"_sort": "combo-code-value-quantity"}, "is a composite parameter; results cannot be sorted"),
     ({"_sort": "date", "_cursor": "12"}, "_cursor is not valid"),
     ({"_sort": "date", "_cursor": "bm90IGpzb24"}, "_cursor is not valid"),
 ])

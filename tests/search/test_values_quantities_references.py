@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 
-from ehr.search.index_rows import NumberRow, ReferenceRow, UriRow
+from ehr.search.index_rows import NumberRow, ReferenceRow, TokenRow, UriRow
 from ehr.search.values.quantities import (
     ISO_4217,
     UCUM,
@@ -24,6 +24,7 @@ from ehr.search.values.references import (
     references_from_reference,
     references_from_resource,
     split_reference,
+    uri_prefixes,
     uris_from_uri,
 )
 
@@ -115,7 +116,14 @@ def test_reference_rows() -> None:
     assert references_from_reference("subject", {"reference": "Group/g1", "display": "x"}) == [
         ReferenceRow("subject", "Group", "g1")
     ]
-    assert references_from_reference("subject", {"identifier": {"value": "1"}}) == []
+    assert references_from_reference("subject", {"identifier": {"value": "1"}}) == [
+        TokenRow("subject:identifier", None, "1")
+    ]
+    both = {"reference": "Patient/p", "identifier": {"system": "urn:mrn", "value": "7"}}
+    assert references_from_reference("subject", both) == [
+        ReferenceRow("subject", "Patient", "p"), TokenRow("subject:identifier", "urn:mrn", "7")
+    ]
+    assert references_from_reference("subject", {"identifier": {"system": "urn:mrn"}}) == []
     canonical = "http://hl7.org/fhir/Questionnaire/q1|2.0"
     assert references_from_canonical("questionnaire", canonical) == [
         ReferenceRow("questionnaire", "Questionnaire", "q1", canonical)
@@ -123,6 +131,20 @@ def test_reference_rows() -> None:
     assert references_from_resource("composition", {"resourceType": "Composition", "id": "c"}) == [
         ReferenceRow("composition", "Composition", "c")
     ]
+
+
+@pytest.mark.parametrize(
+    ("uri", "expected"),
+    [
+        ("http://a.org/fhir/ValueSet/1", ["http://a.org/fhir/ValueSet/1", "http://a.org/fhir/ValueSet",
+                                          "http://a.org/fhir", "http://a.org"]),
+        ("http://a.org/fhir/", ["http://a.org/fhir/", "http://a.org/fhir", "http://a.org"]),
+        ("http://a.org", ["http://a.org"]),
+        ("urn:oid:1.2.3", ["urn:oid:1.2.3"]),
+    ],
+)  # fmt: skip
+def test_uri_prefixes(uri: str, expected: list[str]) -> None:
+    assert uri_prefixes(uri) == expected
 
 
 def test_uri_rows() -> None:

@@ -74,6 +74,16 @@ def test_identifier_uses_type_text() -> None:
     assert tokens_from_identifier("identifier", {"system": "x"}) == []
 
 
+def test_identifier_type_codings_give_of_type_rows() -> None:
+    v2 = "http://terminology.hl7.org/CodeSystem/v2-0203"
+    identifier = {"system": "urn:mrn", "value": "12345",
+                  "type": {"coding": [{"system": v2, "code": "MR"}, {"code": "no-system"}], "text": "MRN"}}
+    assert tokens_from_identifier("identifier", identifier) == [
+        TokenRow("identifier", "urn:mrn", "12345", "mrn"),
+        TokenRow("identifier:of-type", v2, "MR|12345"),
+    ]
+
+
 def test_contact_point_system_is_the_token_system() -> None:
     assert tokens_from_contact_point("telecom", {"system": "phone", "value": "555"}) == [
         TokenRow("telecom", "phone", "555")

@@ -9,6 +9,7 @@ from urllib.parse import parse_qsl
 
 from ehr.errors import BadRequest, PreconditionFailed
 from ehr.fhir.interactions.context import Context, Services
+from ehr.fhir.terminology import StoredTerminology
 from ehr.search.query_parse import ParseOptions, parse_search
 from ehr.store.protocol import Tx
 from ehr.store.records import VersionRecord
@@ -23,7 +24,7 @@ def find_matches(ctx: Context, services: Services, tx: Tx, resource_type: str,
                          "identifier=http://hospital.example/mrn|123.")
     query = parse_search(resource_type, pairs, services.registry,
                          ParseOptions(base_url=ctx.base_url, lenient=False, default_count=limit,
-                                      blinder=services.blinder))
+                                      blinder=services.blinder, terminology=StoredTerminology(tx)))
     return tx.search(query).records
 
 

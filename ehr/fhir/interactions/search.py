@@ -9,25 +9,44 @@ from collections.abc import Sequence
 from ehr.errors import BadRequest
 from ehr.fhir.bundles import bundle, full_url, link, resource_fragment
 from ehr.fhir.interactions.context import Context, Result, Services
+from ehr.fhir.terminology import StoredTerminology
 from ehr.search.includes import MAX_INCLUDED, MAX_ITERATIONS, Include, parse_includes
 from ehr.search.paging import encode_cursor
-from ehr.search.query import Position, SearchQuery
+from ehr.search.query import Compartment, Position, SearchQuery
 from ehr.search.query_parse import ParseOptions, parse_search
 from ehr.store.protocol import Tx
 from ehr.store.records import VersionRecord
 
 
+def compartment_search(ctx: Context, services: Services, tx: Tx, patient_id: str, resource_type: str | None,
+                       params: Sequence[tuple[str, str]]) -> Result:
+    """``GET Patient/[id]/[type]`` (``*`` for every type, ``resource_type`` None): a search restricted to
+    the patient's compartment, through the Patient CompartmentDefinition's parameters
+    (https://hl7.org/fhir/R4/compartmentdefinition-patient.html, https://hl7.org/fhir/R4/http.html#vsearch)."""
+    registry = services.registry
+    types = [resource_type] if resource_type is not None else sorted(registry.compartment)
+    members = tuple((t, tuple(registry.patient_compartment(t))) for t in types if registry.patient_compartment(t))
+    if not members:
+        raise BadRequest(f"{resource_type} is not in the Patient compartment, so Patient/{patient_id}/"
+                         f"{resource_type} has nothing to search; search {resource_type} directly.")
+    path = f"Patient/{patient_id}/{resource_type or '*'}"
+    return search(ctx, services, tx, resource_type, params, path=path,
+                  compartment=Compartment(patient_id, members))
+
+
 def search(ctx: Context, services: Services, tx: Tx, resource_type: str | None,
-           params: Sequence[tuple[str, str]], *, path: str | None = None) -> Result:
+           params: Sequence[tuple[str, str]], *, path: str | None = None,
+           compartment: Compartment | None = None) -> Result:
     options = ParseOptions(base_url=ctx.base_url, lenient=ctx.lenient, default_count=ctx.default_count,
-                           blinder=services.blinder)
+                           blinder=services.blinder, terminology=StoredTerminology(tx), compartment=compartment)
     query = parse_search(resource_type, params, services.registry, options)
     includes, include_echo = parse_includes(resource_type, params, services.registry, lenient=ctx.lenient)
     summary = dict(params).get("_summary")
     if summary not in (None, "count", "true", "false", "text", "data"):
         raise BadRequest(f"_summary must be true, false, text, data or count, not {summary!r}.")
     if summary == "count" or query.count == 0:
-        query = SearchQuery(query.resource_type, query.criteria, 0, None, "accurate", query.echo)
+        query = SearchQuery(query.resource_type, query.criteria, 0, None, "accurate", query.echo,
+                            compartment=query.compartment)
     page = tx.search(query)
     path = path if path is not None else (resource_type or "")
     kept = [*query.echo, *include_echo, *_result_params(params), ("_count", str(query.count))]
@@ -84,7 +103,6 @@ def _apply(tx: Tx, records: Sequence[VersionRecord], rule: Include) -> list[Vers
 
 def _result_params(params: Sequence[tuple[str, str]]) -> list[tuple[str, str]]:
     return [(k, v) for k, v in params if k in ("_summary", "_elements", "_total", "_sort")]
-
 
 
 def _cursor(position: Position | None) -> list[tuple[str, str]]:

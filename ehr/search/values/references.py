@@ -2,8 +2,9 @@
 
 A Reference's ``reference`` is split into target type and id: ``Patient/123`` (relative) and
 ``https://example.org/fhir/Patient/123[/_history/2]`` (absolute; the URL is also kept in ``url``).
-Other absolute references (``urn:uuid:``) keep only ``url``; local ``#contained`` references and
-identifier-only references are not indexed.  A canonical used by a reference parameter keeps its URL
+A Reference's ``identifier`` becomes a token row of ``<param>:identifier`` (the ``:identifier`` modifier).
+Other absolute references (``urn:uuid:``) keep only ``url``; local ``#contained`` references are not
+indexed.  A canonical used by a reference parameter keeps its URL
 (and a type and id where it has the ``.../Type/id`` form).
 
 Spec: https://hl7.org/fhir/R4/search.html#reference, https://hl7.org/fhir/R4/search.html#uri,
@@ -16,7 +17,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from ehr.search.index_rows import ReferenceRow, UriRow
+from ehr.search.index_rows import ReferenceRow, TokenRow, UriRow
 
 _LITERAL = re.compile(
     r"(?:(?P<base>[a-z][a-z0-9+.-]*://.+?)/)?(?P<type>[A-Z][A-Za-z]{1,63})/(?P<id>[A-Za-z0-9\-.]{1,64})"
@@ -35,15 +36,22 @@ def split_reference(text: str) -> ReferenceRow | None:
     return ReferenceRow("", match["type"], match["id"], url)
 
 
-def references_from_reference(param: str, value: Any) -> list[ReferenceRow]:
-    """Reference -> (target type, id[, url])."""
+def references_from_reference(param: str, value: Any) -> list[ReferenceRow | TokenRow]:
+    """Reference -> (target type, id[, url]); its ``identifier`` -> a token row (system, value) under
+    ``<param>:identifier``, for the ``:identifier`` modifier."""
     if not isinstance(value, Mapping):
         return []
     text = value.get("reference")
     row = split_reference(text) if isinstance(text, str) else None
-    if row is None:
-        return []
-    return [ReferenceRow(param, row.target_type, row.target_id, row.url)]
+    out: list[ReferenceRow | TokenRow] = []
+    if row is not None:
+        out.append(ReferenceRow(param, row.target_type, row.target_id, row.url))
+    identifier = value.get("identifier")
+    if isinstance(identifier, Mapping) and isinstance(identifier.get("value"), str) and identifier["value"]:
+        system = identifier.get("system")
+        out.append(TokenRow(f"{param}:identifier", system if isinstance(system, str) and system else None,
+                            identifier["value"]))
+    return out
 
 
 def references_from_canonical(param: str, value: Any) -> list[ReferenceRow]:
@@ -67,3 +75,21 @@ def references_from_resource(param: str, value: Any) -> list[ReferenceRow]:
 def uris_from_uri(param: str, value: Any) -> list[UriRow]:
     """uri / url / canonical / oid / uuid -> the URI as written."""
     return [UriRow(param, value)] if isinstance(value, str) and value else []
+
+
+def uri_prefixes(uri: str) -> list[str]:
+    """``uri`` and each URL it lies under, by path segment (``:above``): ``http://a.org/fhir/ValueSet/1``
+    gives itself, ``http://a.org/fhir/ValueSet``, ``http://a.org/fhir`` and ``http://a.org``; a URI without
+    an ``scheme://authority/path`` form (``urn:oid:...``) gives only itself.
+    Spec: https://hl7.org/fhir/R4/search.html#uri"""
+    scheme, sep, rest = uri.partition("://")
+    if not sep or "/" not in rest:
+        return [uri]
+    authority, _, path = rest.partition("/")
+    segments = [s for s in path.split("/") if s]
+    found = [uri]
+    for n in range(len(segments), -1, -1):
+        prefix = f"{scheme}://{authority}" + "".join(f"/{s}" for s in segments[:n])
+        if prefix not in found:
+            found.append(prefix)
+    return found

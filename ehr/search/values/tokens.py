@@ -51,12 +51,21 @@ def tokens_from_codeable_concept(param: str, value: Any) -> list[TokenRow]:
 
 
 def tokens_from_identifier(param: str, value: Any) -> list[TokenRow]:
-    """Identifier -> (system, value, type.text)."""
+    """Identifier -> (system, value, type.text); and for ``:of-type``, one row per coding of its type
+    under ``<param>:of-type``: (type system, ``type code|value``).
+    Spec: https://hl7.org/fhir/R4/search.html#token (``:of-type``)"""
     if not isinstance(value, Mapping) or _str(value.get("value")) is None:
         return []
     kind = value.get("type")
     text = _text(kind.get("text")) if isinstance(kind, Mapping) else None
-    return [TokenRow(param, _str(value.get("system")), value["value"], text)]
+    rows = [TokenRow(param, _str(value.get("system")), value["value"], text)]
+    codings = kind.get("coding") if isinstance(kind, Mapping) else None
+    for coding in codings if isinstance(codings, list) else ():
+        system = _str(coding.get("system")) if isinstance(coding, Mapping) else None
+        code = _str(coding.get("code")) if isinstance(coding, Mapping) else None
+        if system is not None and code is not None:
+            rows.append(TokenRow(f"{param}:of-type", system, f"{code}|{value['value']}"))
+    return rows
 
 
 def tokens_from_contact_point(param: str, value: Any) -> list[TokenRow]:

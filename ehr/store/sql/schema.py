@@ -91,7 +91,6 @@ data_keys = Table(
     Index("ix_data_keys_tenant_version", "tenant", "kek_version"),
 )
 
-
 def _index_table(name: str, *columns: Column[object], indexes: tuple[tuple[str, ...], ...]) -> Table:
     table = Table(
         name,
@@ -105,7 +104,6 @@ def _index_table(name: str, *columns: Column[object], indexes: tuple[tuple[str, 
     for cols in indexes:
         Index(f"ix_{name}_{'_'.join(cols)}", *(table.c[c] for c in ("res_type", "param", *cols)))
     return table
-
 
 idx_token = _index_table(
     "idx_token",
@@ -160,6 +158,48 @@ idx_uri = _index_table(
     indexes=(("uri",),),
 )
 
+#: composite parameters (https://hl7.org/fhir/R4/search.html#composite): one row per component value of
+#: each combination found within one element (``combo``, numbered within the resource), ``slot`` the
+#: component's position; a search joins the slots of one combination. The value columns are those of
+#: the component's own table (dates in ``date_low``/``date_high``).
+idx_composite = _index_table(
+    "idx_composite",
+    Column("combo", Integer, nullable=False),
+    Column("slot", Integer, nullable=False),
+    Column("system", Text, nullable=True),
+    Column("code", Text, nullable=True),
+    Column("text", Text, nullable=True),
+    Column("norm", Text, nullable=True),
+    Column("exact", Text, nullable=True),
+    Column("target_type", String(64), nullable=True),
+    Column("target_id", String(64), nullable=True),
+    Column("url", Text, nullable=True),
+    Column("uri", Text, nullable=True),
+    Column("value", Float, nullable=True),
+    Column("low", Float, nullable=True),
+    Column("high", Float, nullable=True),
+    Column("canonical_code", Text, nullable=True),
+    Column("canonical_value", Float, nullable=True),
+    Column("canonical_low", Float, nullable=True),
+    Column("canonical_high", Float, nullable=True),
+    Column("date_low", BigInteger, nullable=True),
+    Column("date_high", BigInteger, nullable=True),
+    indexes=(("slot", "code", "system"), ("slot", "low"), ("slot", "date_low")),
+)
+Index("ix_idx_composite_combo", idx_composite.c.pk, idx_composite.c.param, idx_composite.c.combo,
+      idx_composite.c.slot)
+
+#: progress of ``ehr reindex`` runs: the last resource key whose index rows were rebuilt, per run
+reindex_progress = Table(
+    "reindex_progress",
+    metadata,
+    #: what the run covers: ``*`` (every type) or a resource type
+    Column("run", String(64), primary_key=True),
+    Column("last_pk", BigInteger, nullable=False),
+    Column("started", BigInteger, nullable=False),
+    Column("updated", BigInteger, nullable=False),
+)
+
 import_ledger = Table(
     "import_ledger",
     metadata,
@@ -205,4 +245,7 @@ audit_checkpoints = Table(
     Column("signature", LargeBinary, nullable=False),
 )
 
-INDEX_TABLES = (idx_token, idx_string, idx_reference, idx_date, idx_number, idx_quantity, idx_uri)
+#: the tables of the plain value types, in the order of ``IndexRows``' fields
+VALUE_TABLES = (idx_token, idx_string, idx_reference, idx_date, idx_number, idx_quantity, idx_uri)
+#: every table of search index rows (all keyed by ``resources.pk``)
+INDEX_TABLES = (*VALUE_TABLES, idx_composite)

@@ -27,12 +27,14 @@ from ehr.crypto.envelope import DecryptionError
 from ehr.crypto.kek import KekUnavailable
 from ehr.errors import Conflict, Erased, ServiceUnavailable, StoredDataUnreadable
 from ehr.search import sql as search_sql
+from ehr.search.index_rows import IndexRows
 from ehr.search.paging import edges, query_position
 from ehr.search.query import SearchQuery
 from ehr.store.protocol import HistoryQuery, SearchPage
 from ehr.store.records import PendingWrite, VersionRecord, now_us
+from ehr.store.sql import composites
 from ehr.store.sql.data_keys import SqlKeyTable
-from ehr.store.sql.schema import INDEX_TABLES, idx_reference, import_ledger, resource_versions, resources
+from ehr.store.sql.schema import INDEX_TABLES, VALUE_TABLES, idx_reference, import_ledger, resource_versions, resources
 
 _CURRENT = ("SELECT res_type, res_id, tenant, version, last_updated, deleted, body, erased FROM resources "
             "WHERE res_type = ? AND res_id = ?")
@@ -316,23 +318,34 @@ class SqlTx:
 
     def _replace_index_rows(self, keyed: Sequence[tuple[int, PendingWrite]]) -> None:
         replaced = [pk for pk, w in keyed if w.expected_version is not None]
+        if replaced:
+            self.delete_index_rows(replaced)
+        self.insert_index_rows([(pk, w.resource_type, w.index) for pk, w in keyed
+                                if w.index is not None and not w.deleted])
+
+    def delete_index_rows(self, pks: Sequence[int]) -> None:
+        """Remove every index row of the resources ``pks``."""
         for table in INDEX_TABLES:
-            if replaced:
-                self.conn.execute(delete(table).where(table.c.pk.in_(replaced)))
+            self.conn.execute(delete(table).where(table.c.pk.in_(pks)))
+
+    def insert_index_rows(self, keyed: Sequence[tuple[int, str, IndexRows]]) -> None:
+        """Insert the index rows of (resource key, type, rows), one statement per table."""
         batches: dict[str, list[tuple[Any, ...]]] = {name: [] for name in _ROW_FIELDS}
         slots: dict[str, tuple[str, ...]] = {}
-        for pk, w in keyed:
-            if w.index is None or w.deleted:
-                continue
+        combined: list[tuple[Any, ...]] = []
+        for pk, resource_type, index in keyed:
             for name in _ROW_FIELDS:
-                for item in getattr(w.index, name):
+                for item in getattr(index, name):
                     if item.param in _COLUMN_PARAMS:
                         continue
                     slots.setdefault(name, item.__slots__)
-                    batches[name].append((pk, w.resource_type, *_values(item)))
-        for name, table in zip(_ROW_FIELDS, INDEX_TABLES, strict=True):
+                    batches[name].append((pk, resource_type, *_values(item)))
+            if index.composites:
+                combined.extend(composites.table_rows(pk, resource_type, index.composites))
+        for name, table in zip(_ROW_FIELDS, VALUE_TABLES, strict=True):
             if batches[name]:
                 self._executemany(_index_insert(table, slots[name]), batches[name])
+        self._executemany(composites.INSERT, combined)
 
     def _executemany(self, sql: str, rows: list[tuple[Any, ...]]) -> None:
         """Insert many rows: ``executemany`` on SQLite; on PostgreSQL one ``COPY`` (the INSERT's table
@@ -367,12 +380,13 @@ class SqlTx:
         out = []
         for row in rows:
             try:
-                out.append(self._record(row, *how(row)))
+                out.append(self.record(row, *how(row)))
             except Erased:
                 continue
         return out
 
-    def _record(self, row: Row[Any], method: str, seq: int = 0) -> VersionRecord:
+    def record(self, row: Row[Any], method: str, seq: int = 0) -> VersionRecord:
+        """The version a ``resources`` or ``resource_versions`` row holds, its body opened."""
         body = row.body
         if body is not None:
             body = self._open(bytes(body), PayloadContext(row.tenant, row.res_type, row.res_id, row.version))

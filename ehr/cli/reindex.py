@@ -1,0 +1,39 @@
+"""``ehr reindex``: rebuild the search index of every current resource with a progress bar
+(``ehr.store.sql.reindex`` does the work, resumably, in batches of their own transactions)."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+from ehr.settings import Settings
+
+
+def run_reindex(settings: Settings, resource_type: str | None, batch: int, console: Console | None = None) -> int:
+    """Reindex ``resource_type`` (every type when None); returns how many resources were covered."""
+    from ehr.api.app import open_services
+    from ehr.fhir.validation import resource_types
+    from ehr.store.sql.reindex import plan, reindex
+    from ehr.store.sql.store import SqlStore
+
+    if resource_type is not None and resource_type not in resource_types():
+        raise ValueError(f"'{resource_type}' is not a resource type this server serves (types are case-sensitive)")
+    out = console or Console(stderr=True)
+    services = open_services(settings)
+    store = services.store
+    assert isinstance(store, SqlStore)
+    done = 0
+    try:
+        start = plan(store, resource_type)
+        if start.after:
+            out.print(f"resuming an interrupted reindex of {start.run} after resource key {start.after}")
+        with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                      TimeRemainingColumn(), console=out) as progress:
+            task = progress.add_task(f"reindexing {start.run}", total=start.remaining)
+            for finished in reindex(store, services.indexer, resource_type, batch):
+                done += len(finished.pks)
+                progress.update(task, advance=len(finished.pks), total=max(start.remaining, done))
+    finally:
+        store.close()
+    out.print(f"reindexed {done} resources ({start.run})")
+    return done
