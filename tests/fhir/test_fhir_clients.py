@@ -23,7 +23,8 @@ from ..conftest import LiveServer
 
 @pytest.fixture
 def live(tmp_path: Path) -> Iterator[LiveServer]:
-    settings = Settings(db_url=f"sqlite:///{tmp_path / 'ehr.db'}", data_dir=tmp_path, mpi=False)  # compares Patient search results
+    # compares Patient search results: no golden records
+    settings = Settings(db_url=f"sqlite:///{tmp_path / 'ehr.db'}", data_dir=tmp_path, mpi=False)
     with LiveServer(settings) as server:
         yield server
 
