@@ -39,6 +39,7 @@ def serve(
     vault_token: VaultToken = None,
     audit: Annotated[bool, typer.Option(help="record every interaction in the audit log (off: benchmarks "
                                              "only)")] = True,
+    mpi: Annotated[bool, typer.Option(help="link Patients across hospitals as they are written")] = True,
 ) -> None:
     """Run the FHIR server."""
     import uvicorn
@@ -48,7 +49,8 @@ def serve(
 
     settings = Settings(db_url=db, data_dir=data_dir, max_body_bytes=max_body, base_url=base_url,
                         inference=inference, models_dir=models, require_gpu=require_gpu, encryption=encryption,
-                        vault_addr=vault_addr, vault_token=vault_token, audit=audit)
+                        vault_addr=vault_addr, vault_token=vault_token, audit=audit,
+                        mpi=mpi)
     open_store(settings).close()  # migrate once before workers start
     if audit:
         Signer.from_data_dir(data_dir)  # the audit signing key, generated once before workers start
@@ -59,7 +61,7 @@ def serve(
                        "EHR_MODELS_DIR": str(models or ""), "EHR_REQUIRE_GPU": "1" if require_gpu else "0",
                        "EHR_ENCRYPTION": "1" if encryption else "0", "EHR_VAULT_ADDR": vault_addr or "",
                        "EHR_VAULT_TOKEN": vault_token or "",
-                       "EHR_AUDIT": "1" if audit else "0"})
+                       "EHR_AUDIT": "1" if audit else "0", "EHR_MPI": "1" if mpi else "0"})
     typer.echo(f"FHIR R4 endpoint: http://{host}:{port}/fhir  (database: {_describe(settings)})")
     if workers > 1:
         from ehr.api.workers import serve_workers

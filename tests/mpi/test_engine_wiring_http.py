@@ -13,6 +13,7 @@ from sqlalchemy import create_engine, select
 
 from ehr.api.app import open_services
 from ehr.crypto.maintenance import shred_patient
+from ehr.mpi.golden import RECORD_STATUS
 from ehr.mpi.tables import mpi_block_keys, mpi_records
 from ehr.settings import Settings
 from ehr.store.sql.store import SqlStore
@@ -47,6 +48,11 @@ def test_the_installed_engine_links_one_person_across_hospitals(db_url: str, tmp
         assert golden is not None
         assert golden_of(http, second) == golden
         assert golden_of(http, other) != golden
+        everyone = http.get("/Patient", params={"given": "theodora"}).json()
+        assert {e["resource"]["id"] for e in everyone["entry"]} == {first, second, golden}
+        sources = http.get("/Patient", params={"given": "theodora",
+                                               "_tag:not": f"{RECORD_STATUS}|GOLDEN_RECORD"}).json()
+        assert {e["resource"]["id"] for e in sources["entry"]} == {first, second}
         matched = http.post("/Patient/$match", json=parameters(
             resource=_patient("Wrexingham", "Theodora", "hospital-c", "C-1"), onlyCertainMatches=False))
         assert matched.status_code == 200, matched.text
