@@ -56,8 +56,28 @@ def database_url(kind: str, tmp_path: Path, pg_available: bool) -> str:
 
 
 @pytest.fixture(params=ENGINES)
-def db_url(request: pytest.FixtureRequest, tmp_path: Path, pg_available: bool) -> str:
-    return database_url(str(request.param), tmp_path, pg_available)
+def db_url(request: pytest.FixtureRequest, tmp_path: Path, pg_available: bool) -> Iterator[str]:
+    url = database_url(str(request.param), tmp_path, pg_available)
+    yield url
+    drop_schema(url)
+
+
+def drop_schema(url: str) -> None:
+    """Drop the PostgreSQL schema a test used (so the shared server does not collect thousands); a lock
+    still held by a connection the test left open only leaves the schema behind."""
+    marker = "search_path%3D"
+    if not url.startswith("postgresql") or marker not in url:
+        return
+    schema = url.split(marker, 1)[1].split("&", 1)[0]
+    engine = create_engine(PG_ADMIN_URL)
+    try:
+        with engine.begin() as conn:
+            conn.execute(text("SET LOCAL lock_timeout = '3s'"))
+            conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+    except Exception:
+        pass
+    finally:
+        engine.dispose()
 
 
 class LiveServer:
