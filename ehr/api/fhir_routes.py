@@ -303,6 +303,13 @@ async def match_route(request: Request) -> Response:
     return await c.run("operation:match", lambda tx: match.match(c.ctx, c.services, tx, body), write=False)
 
 
+@route("GET", "/Patient/$everything")
+async def everything_all_route(request: Request) -> Response:
+    c, params = call(request, resource_type="Patient"), _pairs(request)
+    return await c.run("operation:everything", lambda tx: everything.everything_all(c.ctx, c.services, tx, params),
+                       write=False)
+
+
 @route("GET", "/Patient/{resource_id:fhirid}/$everything")
 async def everything_route(request: Request) -> Response:
     c, params = call(request, resource_type="Patient"), _pairs(request)

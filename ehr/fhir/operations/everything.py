@@ -72,7 +72,69 @@ def everything(ctx: Context, services: Services, tx: Tx, patient_id: str,
     if len(page) > count:
         last = page[count - 1][0]
         links.append(("next", link(ctx.base_url, path, [*kept, ("_cursor", f"{last.resource_type}/{last.id}")])))
-    return Result(200, bundle("searchset", entries, links, total=len(shown)))
+    return Result(200, bundle("searchset", entries, links, total=len(shown)), touched=tuple(r for r, _ in page[:count]))
+
+
+def everything_all(ctx: Context, services: Services, tx: Tx, params: Sequence[tuple[str, str]]) -> Result:
+    """``Patient/$everything`` at type level: every (non-golden) Patient with its compartment, patient
+    by patient in key order, each in the instance-level order. The cursor names the patient's key and
+    the last resource given, so pages stay stable while others write (a resource in the compartments of
+    two patients is given once for each)."""
+    options = dict(params)
+    count = _count(options.get("_count"), ctx.default_count)
+    types = _types(services, options.get("_type"))
+    since = _since(options.get("_since"))
+    start_pk, after = _all_cursor(options.get("_cursor"))
+    entries: list[dict[str, Any]] = []
+    given: list[VersionRecord] = []
+    last: str | None = None
+    more = False
+    patients = SearchQuery("Patient", (), count=PAGE, after=start_pk - 1 if start_pk else None)
+    while not more:
+        page = tx.search(patients)
+        for patient in page.records:
+            records = [] if patient.tenant == MPI_TENANT else _patient_part(ctx, services, tx, patient.id, types,
+                                                                            since, filter_patient=bool(
+                                                                                options.get("_type")))
+            if patient.seq == start_pk and after is not None:
+                records = [r for r in records if _order(r) > after]
+            for record in records:
+                if len(entries) == count:
+                    more = True
+                    break
+                entries.append({"fullUrl": f"{ctx.base_url}/{record.resource_type}/{record.id}",
+                                "resource": _present((record.tenant, orjson.loads(record.body or b"{}")), []),
+                                "search": {"mode": "match"}})
+                given.append(record)
+                last = f"{patient.seq}:{record.resource_type}/{record.id}"
+            if more:
+                break
+        if page.next_cursor is None:
+            break
+        patients = SearchQuery("Patient", (), count=PAGE, after=page.next_cursor)
+    kept = [(k, v) for k, v in params if k != "_cursor"]
+    links = [("self", link(ctx.base_url, "Patient/$everything", params))]
+    if more and last is not None:
+        links.append(("next", link(ctx.base_url, "Patient/$everything", [*kept, ("_cursor", last)])))
+    return Result(200, bundle("searchset", entries, links), touched=tuple(given))
+
+
+def _patient_part(ctx: Context, services: Services, tx: Tx, patient_id: str, types: list[str],
+                  since: int | None, *, filter_patient: bool) -> list[VersionRecord]:
+    records = _gather(services, tx, [patient_id], types, with_golden=False)
+    if filter_patient and "Patient" not in types:
+        records = [r for r in records if r.resource_type != "Patient"]
+    visible = visible_parts(ctx.principal, records)
+    return sorted((r for r in visible if since is None or r.last_updated >= since), key=_order)
+
+
+def _all_cursor(cursor: str | None) -> tuple[int | None, tuple[int, str, str] | None]:
+    if cursor is None:
+        return None, None
+    pk, _, key = cursor.partition(":")
+    if not pk.isdigit() or int(pk) > 2**63 - 1:
+        raise BadRequest("_cursor is the value of a next link; follow that link as it is.")
+    return int(pk), _cursor_key(key)
 
 
 def _person(tx: Tx, patient_id: str) -> list[str]:
