@@ -116,12 +116,15 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--repeat", type=int, default=3, help="ingest runs, each into a fresh database")
     parser.add_argument("--read-seconds", type=int, default=20)
+    parser.add_argument("--server-arg", action="append", default=[],
+                        help="extra ehr serve option, e.g. --server-arg=--no-audit (repeatable)")
     args = parser.parse_args()
     bundles = sorted(args.bundles.glob("*.json"))
     rates: list[float] = []
     for run in range(args.repeat):
         with tempfile.TemporaryDirectory() as tmp:
-            server = Server(fresh_database(args.engine, Path(tmp)), Path(tmp), args.workers)
+            server = Server(fresh_database(args.engine, Path(tmp)), Path(tmp), args.workers,
+                            extra=args.server_arg)
             try:
                 rate, created = ingest(server.base, bundles, args.clients)
                 rates.append(rate)
@@ -133,7 +136,8 @@ def main() -> None:
 
 
 def _report(args: argparse.Namespace, base: str, created: list[str], rates: list[float]) -> None:
-    print(f"engine={args.engine} workers={args.workers} clients={args.clients} resources={len(created)}")
+    print(f"engine={args.engine} workers={args.workers} clients={args.clients} resources={len(created)} "
+          f"server options={' '.join(args.server_arg) or '(defaults)'}")
     print(f"ingest: median {statistics.median(rates):,.0f} resources/s over {len(rates)} runs "
           f"(min {min(rates):,.0f}, max {max(rates):,.0f}); transaction Bundles over HTTP, validation on")
     print(f"5,000-entry transaction: {big_transaction(base, 5000):.2f} s")
