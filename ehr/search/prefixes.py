@@ -26,10 +26,10 @@ def range_condition(v: RangeValue, low: Any, high: Any, both: Combine, either: C
             return high > v.high
         case "lt":
             return low < v.low
-        case "ge":
-            return high >= v.low
+        case "ge":  # gt, or eq: a range that starts before the search value and ends inside it is neither
+            return either(high > v.high, both(low >= v.low, high <= v.high))
         case "le":
-            return low <= v.high
+            return either(low < v.low, both(low >= v.low, high <= v.high))
         case "sa":
             return low > v.high
         case "eb":

@@ -124,7 +124,7 @@ def _criterion(resource_type: str | None, c: Criterion, r: FromClause) -> Column
     if isinstance(c.link, Reverse):
         return _reverse(resource_type, c.link, r)
     if c.type == "id":
-        ids = [v.code for v in c.values if isinstance(v, TokenValue) and v.code]
+        ids = [v.code for v in c.values if isinstance(v, TokenValue) and v.code and not v.system]
         return r.c.res_id.in_(ids)
     if c.type == "lastUpdated":
         if c.missing is not None:
