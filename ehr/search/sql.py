@@ -51,10 +51,20 @@ _TABLES = {"token": idx_token, "string": idx_string, "reference": idx_reference,
 def where_clause(query: SearchQuery) -> ColumnElement[bool]:
     """The WHERE condition selecting current, non-deleted resources that match every criterion."""
     conditions: list[ColumnElement[bool]] = [resources.c.deleted == false(), resources.c.erased == false()]
-    if query.resource_type is not None:
+    if query.resource_type is not None and not any(_narrows_type(c) for c in query.criteria):
         conditions.append(resources.c.res_type == query.resource_type)
     conditions.extend(_criterion(query.resource_type, c, resources) for c in query.criteria)
     return and_(*conditions)
+
+
+def _narrows_type(c: Criterion) -> bool:
+    """Whether ``c`` alone selects only resources of the searched type: an index lookup (its rows carry
+    the type) that is neither negated nor ``:missing=true``. Then ``resources.res_type = ?`` is left out,
+    so that neither engine walks every resource of the type in key order to probe the lookup (SQLite
+    prefers the type index otherwise; the matches then come straight from the index subquery)."""
+    if c.link is not None:
+        return isinstance(c.link, Chain)
+    return c.type not in ("id", "lastUpdated") and c.modifier != "not" and c.missing is not True
 
 
 def page_statement(query: SearchQuery) -> Select[Any]:
