@@ -67,14 +67,15 @@ def searches(http: httpx.Client, code: str) -> dict[str, Search]:
     """The searches measured, with values read back from the loaded data (server-assigned ids)."""
     page = http.get("Observation", params={"code": code, "_count": "1"}).json()
     subject = page["entry"][0]["resource"]["subject"]["reference"]
+    month = page["entry"][0]["resource"]["effectiveDateTime"][:7]
     patient = http.get(subject).json()
     org_ref = next(e["resource"]["serviceProvider"]["reference"] for e in http.get(
         "Encounter", params={"subject": subject, "_count": "5"}).json()["entry"] if "serviceProvider" in e["resource"])
-    org_name = http.get(org_ref).json()["name"]
+    org_name = http.get(org_ref).json()["name"].replace("\\", "\\\\").replace(",", "\\,")
     return {
         "token": ("Observation", [("code", f"http://loinc.org|{code}")]),
         "reference": ("Observation", [("subject", subject)]),
-        "date": ("Observation", [("date", "ge2015-06-01"), ("date", "lt2015-07-01")]),
+        "date": ("Observation", [("date", month)]),
         "chain": ("Observation", [("subject:Patient.birthdate", patient["birthDate"])]),
         "chain-org": ("Encounter", [("service-provider:Organization.name", org_name)]),
         "has": ("Patient", [("_has:Observation:patient:code", code), ("gender", patient["gender"])]),
