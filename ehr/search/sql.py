@@ -11,6 +11,7 @@ value is the range [low, high] its precision implies, and so is the search value
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any, assert_never
 
 from sqlalchemy import ColumnElement, FromClause, Select, and_, false, func, not_, or_, select, true
@@ -48,10 +49,12 @@ _TABLES = {"token": idx_token, "string": idx_string, "reference": idx_reference,
            "number": idx_number, "quantity": idx_quantity, "uri": idx_uri}
 
 
-def where_clause(query: SearchQuery) -> ColumnElement[bool]:
-    """The WHERE condition selecting current, non-deleted resources that match every criterion."""
+def where_clause(query: SearchQuery, *, narrowed: bool = False) -> ColumnElement[bool]:
+    """The WHERE condition selecting current, non-deleted resources that match every criterion
+    (``narrowed``: the caller already keeps to the searched type)."""
     conditions: list[ColumnElement[bool]] = [resources.c.deleted == false(), resources.c.erased == false()]
-    if query.resource_type is not None and not any(_narrows_type(c) for c in query.criteria):
+    narrowed = narrowed or any(_narrows_type(c) for c in query.criteria)
+    if query.resource_type is not None and not narrowed:
         conditions.append(resources.c.res_type == query.resource_type)
     conditions.extend(_criterion(query.resource_type, c, resources) for c in query.criteria)
     return and_(*conditions)
@@ -67,11 +70,46 @@ def _narrows_type(c: Criterion) -> bool:
     return c.type not in ("id", "lastUpdated") and c.modifier != "not" and c.missing is not True
 
 
-def page_statement(query: SearchQuery) -> Select[Any]:
+def driver(query: SearchQuery) -> Criterion | None:
+    """A criterion whose index rows for its one exact value come out of their index in key order (the
+    token index ends ``code, system, pk``, the reference index ``target_id, target_type, pk``): a token
+    with a system and a code, or a typed reference."""
+    if query.resource_type is None or query.sort:
+        return None
+    for c in query.criteria:
+        if c.link is not None or c.modifier is not None or c.missing is not None or len(c.values) != 1:
+            continue
+        v = c.values[0]
+        if isinstance(v, TokenValue) and c.type == "token" and v.code is not None and v.system:
+            return c
+        if isinstance(v, ReferenceValue) and v.target_id is not None and v.target_type is not None:
+            return c
+    return None
+
+
+def _driven_page(query: SearchQuery, lead: Criterion, after: int | None) -> Select[Any]:
+    """The page read along ``lead``'s index and joined to ``resources``: it stops after ``count + 1``
+    matches however many there are. A resource with two equal index rows for ``lead`` would come twice;
+    the store then asks again with ``page_statement(query, drive=False)``."""
+    table = _TABLES[lead.type].alias("lead")
+    rest = replace(query, criteria=tuple(c for c in query.criteria if c is not lead))
+    stmt = (select(resources).select_from(table.join(resources, resources.c.pk == table.c.pk))
+            .where(table.c.res_type == query.resource_type, table.c.param == lead.param,
+                   _value(table, lead, lead.values[0]), where_clause(rest, narrowed=True)))
+    if after is not None:
+        stmt = stmt.where(table.c.pk > after)
+    return stmt.order_by(table.c.pk).limit(query.count + 1)
+
+
+def page_statement(query: SearchQuery, *, drive: bool = True) -> Select[Any]:
     """One page (plus one row, to tell whether more follow) in the result order. Rows of a sorted or
-    backward page carry their sort values as ``s0``, ``s1``...; a backward page comes in reverse order."""
+    backward page carry their sort values as ``s0``, ``s1``...; a backward page comes in reverse order.
+    With ``drive``, an unsorted page is read along the index of its :func:`driver`, if it has one."""
     position = query_position(query)
     if not query.sort and (position is None or not position.backward):
+        lead = driver(query) if drive else None
+        if lead is not None:
+            return _driven_page(query, lead, None if position is None else position.pk)
         stmt = select(resources).where(where_clause(query))
         if position is not None:
             stmt = stmt.where(resources.c.pk > position.pk)

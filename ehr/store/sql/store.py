@@ -222,6 +222,8 @@ class SqlTx:
 
     def search(self, query: SearchQuery) -> SearchPage:
         rows = list(self.conn.execute(search_sql.page_statement(query)).all())
+        if len({r.pk for r in rows}) < len(rows):  # a resource with two equal index rows of the driver
+            rows = list(self.conn.execute(search_sql.page_statement(query, drive=False)).all())
         position = query_position(query)
         backward = position is not None and position.backward
         more = len(rows) > query.count

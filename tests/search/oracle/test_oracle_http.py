@@ -95,7 +95,8 @@ def test_sorted_pages_walk_every_match_once_in_the_oracle_order(loaded: Loaded, 
 PAGED: list[Query] = [
     ("Observation", ()), ("Observation", (("code", "8867-4,29463-7"),)), ("Patient", (("gender:missing", "false"),)),
     ("Observation", (("date", "ge2021"),)), ("Encounter", (("subject:Patient.gender", "male,female"),)),
-    ("Observation", (("_sort", "-value-quantity"),)),
+    ("Observation", (("_sort", "-value-quantity"),)), ("Observation", (("code", "http://loinc.org|8867-4"),)),
+    ("Observation", (("subject", "Patient/pat-0"), ("status", "final,amended"))),
 ]
 
 

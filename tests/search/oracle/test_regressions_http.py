@@ -38,3 +38,22 @@ def test_deceased_false_finds_patients_without_a_deceased_element(client: httpx.
         assert client.put(f"Patient/{pid}", json={"resourceType": "Patient", "id": pid, **extra}).status_code == 201
     assert _ids(client, "Patient", deceased="false") == {"alive", "no"}
     assert _ids(client, "Patient", deceased="true") == {"yes"}
+
+
+def test_a_page_read_along_the_index_lists_each_match_once(client: httpx.Client) -> None:
+    """Two codings with the same code (two token rows of one resource) and pages of two: every match once."""
+    coding = {"system": "http://loinc.org", "code": "8867-4"}
+    for n in range(5):
+        codings = [{**coding, "display": "Heart rate"}, {**coding, "display": "Pulse"}] if n % 2 else [coding]
+        body = {"resourceType": "Observation", "id": f"o{n}", "status": "final", "code": {"coding": codings}}
+        assert client.put(f"Observation/o{n}", json=body).status_code == 201
+    seen: list[str] = []
+    response = client.get("Observation", params={"code": "http://loinc.org|8867-4", "_count": "2"})
+    while True:
+        bundle = response.json()
+        seen.extend(e["resource"]["id"] for e in bundle.get("entry", []))
+        following = [link["url"] for link in bundle["link"] if link["relation"] == "next"]
+        if not following:
+            break
+        response = client.get(following[0])
+    assert seen == ["o0", "o1", "o2", "o3", "o4"]
