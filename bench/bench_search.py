@@ -166,7 +166,7 @@ def print_plans(label: str, db_url: str, data_dir: Path, found: dict[str, Search
 
 def clone(db_url: str, scale: int) -> int:
     """Add ``scale - 1`` clones of every resource and index row under new keys and ids; the number of
-    resource rows afterwards. PostgreSQL is then analysed, as autovacuum would after such a load."""
+    resource rows afterwards. PostgreSQL is then analysed (:func:`analyse`)."""
     engine = create_engine(db_url)
     try:
         with engine.begin() as conn:
@@ -182,9 +182,21 @@ def clone(db_url: str, scale: int) -> int:
                     if table is idx_reference:
                         picked["target_id"] = f"CASE WHEN target_id IS NULL THEN NULL ELSE target_id || '{suffix}' END"
                     _copy(conn, table.name, [c.name for c in table.columns], picked, top)
-            if conn.dialect.name == "postgresql":
-                conn.exec_driver_sql("ANALYZE")
             return int(conn.execute(select(func.count()).select_from(resources)).scalar_one())
+    finally:
+        engine.dispose()
+        analyse(db_url)
+
+
+def analyse(db_url: str) -> None:
+    """PostgreSQL: refresh the planner statistics of this schema's tables now, as autovacuum does after a
+    load of this size, so that the figures do not depend on when it gets round to it."""
+    if not db_url.startswith("postgresql"):
+        return
+    engine = create_engine(db_url)
+    try:
+        with engine.begin() as conn:
+            conn.exec_driver_sql("ANALYZE " + ", ".join(t.name for t in (resources, *INDEX_TABLES)))
     finally:
         engine.dispose()
 
@@ -226,6 +238,7 @@ def main() -> None:
 def run(args: argparse.Namespace, paths: list[Path], server: Server, db_url: str, workdir: Path) -> None:
     rate, created = ingest(server.base, paths, args.clients)
     print(f"engine={args.engine} loaded {len(created):,} resources from {len(paths)} Bundles ({rate:,.0f}/s)")
+    analyse(db_url)
     with httpx.Client(base_url=server.base, timeout=120) as http:
         found = searches(http, common_code(paths))
         first = report("1x", http, found, args.requests)
