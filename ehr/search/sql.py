@@ -178,7 +178,7 @@ def _criterion(resource_type: str | None, c: Criterion, r: FromClause) -> Column
         if c.missing is not None:
             return false() if c.missing else true()
         column = r.c.last_updated
-        return or_(*(_range(v, column, column) for v in c.values if isinstance(v, RangeValue)))
+        return or_(*(_range(_micros(v), column, column) for v in c.values if isinstance(v, RangeValue)))
     table = _TABLES[c.type]
     scope = [table.c.param == c.param]
     if resource_type is not None:
@@ -228,7 +228,7 @@ def _value(table: Any, c: Criterion, v: Value) -> ColumnElement[bool]:
     if isinstance(v, RangeValue):
         if c.type == "quantity":
             return _quantity(table, v)
-        return _range(v, table.c.low, table.c.high)
+        return _range(_micros(v) if c.type == "date" else v, table.c.low, table.c.high)
     if isinstance(v, UriValue):
         return table.c.uri == v.uri  # type: ignore[no-any-return]
     assert_never(v)
@@ -278,6 +278,12 @@ def _quantity(table: Any, v: RangeValue) -> ColumnElement[bool]:
     code, value = canonical
     converted = _range(value, table.c.canonical_low, table.c.canonical_high)
     return or_(and_(*plain), and_(table.c.canonical_code == code, converted))
+
+
+def _micros(v: RangeValue) -> RangeValue:
+    """A date value with whole microseconds, as the columns hold them: compared with a float, PostgreSQL
+    casts the bigint column instead, and no index on it can be used."""
+    return replace(v, low=int(v.low), high=int(v.high))
 
 
 def _range(v: RangeValue, low: Any, high: Any) -> ColumnElement[bool]:
