@@ -74,7 +74,7 @@ def _criterion(c: Criterion, record: VersionRecord, rows: IndexRows, graph: Grap
                    for source, source_rows in graph.referrers(has.source_type, has.param, record.resource_type,
                                                               record.id))
     if c.type == "id":
-        return any(isinstance(v, TokenValue) and v.code == record.id for v in c.values)
+        return any(isinstance(v, TokenValue) and not v.system and v.code == record.id for v in c.values)
     if c.type == "lastUpdated":
         point = float(record.last_updated)
         return c.missing is not True and any(

@@ -222,7 +222,14 @@ def compile_expression(expression: str, resource_type: str, context: str | None 
     return union([extractor for extractor, _ in branches])
 
 
+#: FHIRPath that yields a value even when the elements it names are absent (``deceased.exists() and ...``
+#: is ``false`` for a Patient without ``deceased[x]``), so no top-level key is needed for it to match
+_VALUE_FROM_NOTHING = re.compile(r"\b(?:exists|empty|not|count|all)\(|\s(?:and|or|xor|implies)\s")
+
+
 def _branch_root_keys(branch: str, resource_type: str) -> frozenset[str] | None:
+    if _VALUE_FROM_NOTHING.search(branch):
+        return None
     paren = _PAREN_AS.fullmatch(branch)
     if paren:
         branch = f"{paren['inner'].strip()}.as({paren['type']}){paren['rest']}"

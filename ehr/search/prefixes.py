@@ -18,18 +18,18 @@ Combine = Callable[..., Any]
 
 def range_condition(v: RangeValue, low: Any, high: Any, both: Combine, either: Combine) -> Any:
     match v.prefix:
-        case "eq":
-            return both(low >= v.low, high <= v.high)
+        case "eq":  # low <= v.high follows from high <= v.high; said, it bounds an index range on low
+            return both(low >= v.low, low <= v.high, high <= v.high)
         case "ne":
             return either(low < v.low, high > v.high)
         case "gt":
             return high > v.high
         case "lt":
             return low < v.low
-        case "ge":
-            return high >= v.low
+        case "ge":  # gt, or eq: a range that starts before the search value and ends inside it is neither
+            return either(high > v.high, both(low >= v.low, low <= v.high, high <= v.high))
         case "le":
-            return low <= v.high
+            return either(low < v.low, both(low >= v.low, low <= v.high, high <= v.high))
         case "sa":
             return low > v.high
         case "eb":

@@ -13,6 +13,7 @@ value is the range [low, high] its precision implies, and so is the search value
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any, assert_never
 
 from sqlalchemy import ColumnElement, FromClause, Select, and_, false, func, not_, or_, select, true
@@ -55,10 +56,12 @@ _TABLES = {"token": idx_token, "string": idx_string, "reference": idx_reference,
            "number": idx_number, "quantity": idx_quantity, "uri": idx_uri}
 
 
-def where_clause(query: SearchQuery) -> ColumnElement[bool]:
-    """The WHERE condition selecting current, non-deleted resources that match every criterion."""
+def where_clause(query: SearchQuery, *, narrowed: bool = False) -> ColumnElement[bool]:
+    """The WHERE condition selecting current, non-deleted resources that match every criterion
+    (``narrowed``: the caller already keeps to the searched type)."""
     conditions: list[ColumnElement[bool]] = [resources.c.deleted == false(), resources.c.erased == false()]
-    if query.resource_type is not None:
+    narrowed = narrowed or any(_narrows_type(c) for c in query.criteria)
+    if query.resource_type is not None and not narrowed:
         conditions.append(resources.c.res_type == query.resource_type)
     if query.compartment is not None:
         conditions.append(_compartment(query.compartment))
@@ -78,11 +81,56 @@ def _compartment(compartment: Compartment) -> ColumnElement[bool]:
     return or_(*found)
 
 
-def page_statement(query: SearchQuery) -> Select[Any]:
+def _narrows_type(c: Criterion) -> bool:
+    """Whether ``c`` alone selects only resources of the searched type: an index lookup (its rows carry
+    the type) that is neither negated nor ``:missing=true``. Then ``resources.res_type = ?`` is left out,
+    so that neither engine walks every resource of the type in key order to probe the lookup (SQLite
+    prefers the type index otherwise; the matches then come straight from the index subquery)."""
+    if c.link is not None:
+        return isinstance(c.link, Chain)
+    return c.type not in ("id", "lastUpdated") and c.modifier != "not" and c.missing is not True
+
+
+def driver(query: SearchQuery) -> Criterion | None:
+    """A criterion whose index rows for its one exact value come out of their index in key order (the
+    token index ends ``code, system, pk``, the reference index ``target_id, target_type, pk``): a token
+    with a system and a code, or a typed reference."""
+    if query.resource_type is None or query.sort:
+        return None
+    for c in query.criteria:
+        if c.link is not None or c.modifier is not None or c.missing is not None or len(c.values) != 1:
+            continue
+        v = c.values[0]
+        if isinstance(v, TokenValue) and c.type == "token" and v.code is not None and v.system:
+            return c
+        if isinstance(v, ReferenceValue) and v.target_id is not None and v.target_type is not None:
+            return c
+    return None
+
+
+def _driven_page(query: SearchQuery, lead: Criterion, after: int | None) -> Select[Any]:
+    """The page read along ``lead``'s index and joined to ``resources``: it stops after ``count + 1``
+    matches however many there are. A resource with two equal index rows for ``lead`` would come twice;
+    the store then asks again with ``page_statement(query, drive=False)``."""
+    table = _TABLES[lead.type].alias("lead")
+    rest = replace(query, criteria=tuple(c for c in query.criteria if c is not lead))
+    stmt = (select(resources).select_from(table.join(resources, resources.c.pk == table.c.pk))
+            .where(table.c.res_type == query.resource_type, table.c.param == lead.param,
+                   _value(table, lead, lead.values[0]), where_clause(rest, narrowed=True)))
+    if after is not None:
+        stmt = stmt.where(table.c.pk > after)
+    return stmt.order_by(table.c.pk).limit(query.count + 1)
+
+
+def page_statement(query: SearchQuery, *, drive: bool = True) -> Select[Any]:
     """One page (plus one row, to tell whether more follow) in the result order. Rows of a sorted or
-    backward page carry their sort values as ``s0``, ``s1``...; a backward page comes in reverse order."""
+    backward page carry their sort values as ``s0``, ``s1``...; a backward page comes in reverse order.
+    With ``drive``, an unsorted page is read along the index of its :func:`driver`, if it has one."""
     position = query_position(query)
     if not query.sort and (position is None or not position.backward):
+        lead = driver(query) if drive else None
+        if lead is not None:
+            return _driven_page(query, lead, None if position is None else position.pk)
         stmt = select(resources).where(where_clause(query))
         if position is not None:
             stmt = stmt.where(resources.c.pk > position.pk)
@@ -145,13 +193,13 @@ def _criterion(resource_type: str | None, c: Criterion, r: FromClause) -> Column
     if isinstance(c.link, Reverse):
         return _reverse(resource_type, c.link, r)
     if c.type == "id":
-        ids = [v.code for v in c.values if isinstance(v, TokenValue) and v.code]
+        ids = [v.code for v in c.values if isinstance(v, TokenValue) and v.code and not v.system]
         return r.c.res_id.in_(ids)
     if c.type == "lastUpdated":
         if c.missing is not None:
             return false() if c.missing else true()
         column = r.c.last_updated
-        return or_(*(_range(v, column, column) for v in c.values if isinstance(v, RangeValue)))
+        return or_(*(_range(_micros(v), column, column) for v in c.values if isinstance(v, RangeValue)))
     if c.type == "composite":
         return _composite(resource_type, c, r)
     table = _TABLES[c.type]
@@ -252,7 +300,7 @@ def _value(table: Any, c: Criterion, v: Value) -> ColumnElement[bool]:
     if isinstance(v, RangeValue):
         if c.type == "quantity":
             return _quantity(table, v)
-        return _range(v, table.c.low, table.c.high)
+        return _range(_micros(v) if c.type == "date" else v, table.c.low, table.c.high)
     if isinstance(v, UriValue):
         return _uri(table, c, v)
     if isinstance(v, CompositeValue):
@@ -320,6 +368,12 @@ def _quantity(table: Any, v: RangeValue) -> ColumnElement[bool]:
     code, value = canonical
     converted = _range(value, table.c.canonical_low, table.c.canonical_high)
     return or_(and_(*plain), and_(table.c.canonical_code == code, converted))
+
+
+def _micros(v: RangeValue) -> RangeValue:
+    """A date value with whole microseconds, as the columns hold them: compared with a float, PostgreSQL
+    casts the bigint column instead, and no index on it can be used."""
+    return replace(v, low=int(v.low), high=int(v.high))
 
 
 def _range(v: RangeValue, low: Any, high: Any) -> ColumnElement[bool]:

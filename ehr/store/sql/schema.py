@@ -110,7 +110,7 @@ idx_token = _index_table(
     Column("system", Text, nullable=True),
     Column("code", Text, nullable=True),
     Column("text", Text, nullable=True),
-    indexes=(("code", "system"),),
+    indexes=(("code", "system", "pk"),),
 )
 idx_string = _index_table(
     "idx_string",
@@ -123,7 +123,7 @@ idx_reference = _index_table(
     Column("target_type", String(64), nullable=True),
     Column("target_id", String(64), nullable=True),
     Column("url", Text, nullable=True),
-    indexes=(("target_id", "target_type"),),
+    indexes=(("target_id", "target_type", "pk"),),
 )
 Index("ix_idx_reference_target", idx_reference.c.target_id, idx_reference.c.target_type)
 idx_date = _index_table(
