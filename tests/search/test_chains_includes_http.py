@@ -10,14 +10,11 @@ import httpx
 import orjson
 import pytest
 
-from ehr.api.app import build_services
-from ehr.auth.boundary import Action, Principal
 from ehr.fhir.interactions.context import Context, Services
 from ehr.fhir.interactions.delete import delete
-from ehr.fhir.interactions.runner import execute
 from ehr.fhir.interactions.search import search
-from ehr.fhir.interactions.transaction import process_bundle
-from ehr.store.memory import MemoryStore
+
+from .memory_engine import load_memory
 
 LOINC = "http://loinc.org"
 
@@ -93,15 +90,7 @@ def loaded(client: httpx.Client) -> httpx.Client:
 
 @pytest.fixture(scope="module")
 def memory() -> tuple[Services, Context]:
-    services = build_services(MemoryStore())
-    ctx = Context(base_url="http://test/fhir", principal=Principal(tenant="t"))
-
-    def run(fn: Any, write: bool) -> Any:
-        return execute(services, ctx, Action("transaction", None), fn, write=write)
-
-    body = _transaction()
-    body["entry"] = body["entry"][:-1]
-    process_bundle(ctx, services, body, run)
+    services, ctx = load_memory(_transaction()["entry"][:-1])
     with services.store.unit_of_work(write=True) as tx:
         delete(ctx, tx, "Patient", "p3")
     return services, ctx

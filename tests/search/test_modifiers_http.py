@@ -11,13 +11,10 @@ import httpx
 import orjson
 import pytest
 
-from ehr.api.app import build_services
-from ehr.auth.boundary import Action, Principal
 from ehr.fhir.interactions.context import Context, Result, Services
-from ehr.fhir.interactions.runner import execute
 from ehr.fhir.interactions.search import compartment_search, search
-from ehr.fhir.interactions.transaction import process_bundle
-from ehr.store.memory import MemoryStore
+
+from .memory_engine import load_memory
 
 LOINC = "http://loinc.org"
 UCUM = "http://unitsofmeasure.org"
@@ -145,14 +142,7 @@ def loaded(client: httpx.Client) -> httpx.Client:
 
 @pytest.fixture(scope="module")
 def memory() -> tuple[Services, Context]:
-    services = build_services(MemoryStore())
-    ctx = Context(base_url="http://test/fhir", principal=Principal(tenant="t"))
-
-    def run(fn: Any, write: bool) -> Any:
-        return execute(services, ctx, Action("transaction", None), fn, write=write)
-
-    process_bundle(ctx, services, {"resourceType": "Bundle", "type": "transaction", "entry": _entries()}, run)
-    return services, ctx
+    return load_memory(_entries())
 
 
 def _ids(bundle: dict[str, Any]) -> set[str]:
