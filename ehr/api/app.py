@@ -116,10 +116,9 @@ def create_app(settings: Settings, services: Services | None = None, audit_reade
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         owned = services is None
         built = services or open_services(settings, matcher)
-        audit_log = built.auditor if owned and isinstance(built.auditor, SqlAuditLog) else None
+        log = built.auditor if isinstance(built.auditor, SqlAuditLog) else None
         models = _start_inference(app, settings) if settings.inference else None
         app.state.services = replace(built, suggester=models) if models is not None else built
-        log = built.auditor if isinstance(built.auditor, SqlAuditLog) else None
         app.state.audit_reader = audit_reader or log or MemoryAuditReader()  # audit off: nothing to report
         app.state.care_links = NoCareLinks()  # care links come with patient identity matching
         validation.warm_up()
@@ -128,8 +127,8 @@ def create_app(settings: Settings, services: Services | None = None, audit_reade
         finally:
             if models is not None:
                 models.close()
-            if audit_log is not None:
-                audit_log.close()
+            if owned and log is not None:
+                log.close()
             if owned:
                 built.store.close()
 

@@ -99,9 +99,9 @@ def export_log(
 
 
 def _open_log(settings: Settings) -> SqlAuditLog:
-    from ehr.api.app import open_audit_log, open_store
+    from ehr.audit.reports.source import open_reader
 
-    return open_audit_log(open_store(settings), settings)
+    return open_reader(settings)
 
 
 def _existing_signer(data_dir: Path) -> Signer:
