@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
+from ehr.auth.scopes import ResourceScope
+
 
 @dataclass(frozen=True, slots=True)
 class Principal:
@@ -18,6 +20,15 @@ class Principal:
     tenant: str
     subject: str = "anonymous"
     roles: tuple[str, ...] = ()
+    #: the OAuth client the request came through (``client_id``); None in development mode
+    client_id: str | None = None
+    #: granted resource scopes; None: unrestricted (development mode, ``ehr serve --dev``)
+    scopes: tuple[ResourceScope, ...] | None = None
+    #: SMART launch context: the patient and encounter in context (``patient/`` scopes use the patient)
+    patient: str | None = None
+    encounter: str | None = None
+    #: the user's own resource (``Practitioner/123``), from the ``fhirUser`` claim
+    fhir_user: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
