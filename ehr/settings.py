@@ -47,6 +47,20 @@ class Settings:
     audit: bool = True
     #: link Patients across hospitals with the master patient index (``ehr.mpi``) as they are written
     mpi: bool = True
+    #: authorization (``ehr.auth``): "smart" requires a valid SMART on FHIR bearer token on every
+    #: request; "dev" (``ehr serve --dev``, local exploration only) trusts the X-Tenant/X-User/X-Roles
+    #: development headers and grants everything within a tenant
+    auth: str = "smart"
+    #: the token issuer (``iss``) accepted; None: the built-in authorization server at ``<origin>/auth``
+    auth_issuer: str | None = None
+    #: the audience (``aud``) tokens must name; None: this server's FHIR base URL
+    auth_audience: str | None = None
+    #: where an external identity provider publishes its signing keys (JWKS); None: the built-in
+    #: server's own keys (``keys_dir/auth-signing.jwks.json``)
+    auth_jwks_url: str | None = None
+    #: lifetimes of the built-in server's access tokens and of break-glass grants
+    access_token_lifetime_s: int = 3600
+    break_glass_lifetime_s: int = 3600
 
     @property
     def database_url(self) -> str:
@@ -78,6 +92,10 @@ class Settings:
             audit_office_hours=parse_office_hours(os.environ.get("EHR_AUDIT_OFFICE_HOURS") or "07:00-19:00"),
             audit=os.environ.get("EHR_AUDIT", "1") != "0",
             mpi=os.environ.get("EHR_MPI", "1") != "0",
+            auth=os.environ.get("EHR_AUTH") or "smart",
+            auth_issuer=os.environ.get("EHR_AUTH_ISSUER") or None,
+            auth_audience=os.environ.get("EHR_AUTH_AUDIENCE") or None,
+            auth_jwks_url=os.environ.get("EHR_AUTH_JWKS_URL") or None,
         )
 
     @property
