@@ -1,4 +1,4 @@
-"""``ehr keys``: rotate the key-encryption keys, shred a patient's data key."""
+"""``ehr keys``: rotate the key-encryption keys, retire old ones, shred a patient's data key."""
 
 from __future__ import annotations
 
@@ -45,6 +45,42 @@ def rotate(
     try:
         for done in rotate_all(store, open_kek_source(settings), tenant, batch):
             typer.echo(f"tenant {done.tenant}: KEK version {done.version}, {done.rewrapped} data keys re-wrapped")
+    finally:
+        store.close()
+
+
+@app.command()
+def retire(
+    tenant: TenantOption = None,
+    db: DbOption = None,
+    data_dir: DataDirOption = DEFAULT_DATA_DIR,
+    vault_addr: VaultAddr = None,
+    vault_token: VaultToken = None,
+) -> None:
+    """Destroy the KEK versions older than the newest, after `ehr keys rotate` re-wrapped every data key
+    (refused while any data key still needs an old version). Restart the servers afterwards: a running
+    server may hold an old version in memory."""
+    from ehr.api.app import open_store
+    from ehr.crypto.maintenance import StillWrapped, retire_tenant
+    from ehr.crypto.setup import open_kek_source
+    from ehr.store.sql import data_keys
+
+    settings = _settings(db, data_dir, vault_addr, vault_token)
+    store = open_store(settings)
+    source = open_kek_source(settings)
+    try:
+        if tenant is None:
+            with store.unit_of_work(write=False) as tx:
+                tenants = data_keys.tenants(tx.conn)
+        else:
+            tenants = [tenant]
+        for name in tenants:
+            gone = retire_tenant(store, source, name)
+            shown = ", ".join(map(str, gone)) or "none (nothing older than the newest)"
+            typer.echo(f"tenant {name}: KEK versions destroyed: {shown}")
+    except StillWrapped as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(1) from None
     finally:
         store.close()
 

@@ -56,6 +56,16 @@ class KekSource(Protocol):
         """``wrapped`` (under ``version``) wrapped again under the newest version."""
         ...
 
+    def newest(self, tenant: str) -> int:
+        """The version ``wrap`` uses now."""
+        ...
+
+    def retire(self, tenant: str, below: int) -> list[int]:
+        """Destroy every KEK version older than ``below`` (never the newest); returns those destroyed.
+        Whatever is still wrapped under them can never be opened again: callers check first
+        (``ehr.crypto.maintenance.retire_tenant``)."""
+        ...
+
 
 def tenant_folder(tenant: str) -> str:
     """A file-system-safe, reversible name for a tenant (its UTF-8 bytes in hex)."""
@@ -100,6 +110,31 @@ class LocalKekSource:
 
     def rewrap(self, tenant: str, version: int, wrapped: bytes) -> tuple[int, bytes]:
         return self.wrap(tenant, self.unwrap(tenant, version, wrapped))
+
+    def newest(self, tenant: str) -> int:
+        return max(_versions_on_disk(self._tenant_folder(tenant)), default=0) or self._newest(tenant)[0]
+
+    def retire(self, tenant: str, below: int) -> list[int]:
+        """Overwrite each old key file with zeros (flushed), then unlink it. On SSDs and copy-on-write
+        file systems an overwrite does not guarantee the old blocks are gone: keep the key folder on
+        an encrypted volume, or use Vault, where ``trim`` deletes the versions for good."""
+        folder = self._tenant_folder(tenant)
+        below = min(below, self.newest(tenant))
+        gone = sorted(v for v in _versions_on_disk(folder) if v < below)
+        for version in gone:
+            path = folder / f"{version}.key"
+            fd = os.open(path, os.O_WRONLY)
+            try:
+                os.write(fd, bytes(32))
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            path.unlink()
+        with self._lock:
+            held = self._keys.get(tenant, {})
+            for version in gone:
+                held.pop(version, None)
+        return gone
 
     def _tenant_folder(self, tenant: str) -> Path:
         return self.folder / tenant_folder(tenant)

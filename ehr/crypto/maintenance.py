@@ -55,6 +55,24 @@ def rotate_all(store: SqlStore, source: KekSource, tenant: str | None, batch: in
     return [rotate_tenant(store, source, t, batch) for t in found]
 
 
+class StillWrapped(Exception):
+    """Data keys are still wrapped under a KEK version that was to be retired; the message says what to do."""
+
+
+def retire_tenant(store: SqlStore, source: KekSource, tenant: str) -> list[int]:
+    """Destroy ``tenant``'s KEK versions older than the newest, once no live data key is wrapped under
+    them (after ``rotate_tenant``); returns the versions destroyed. A data key wrapped under an old
+    version would become unreadable, so the call is refused then (a rotation still running elsewhere,
+    or data keys written by a server that had not yet seen the new version: rotate again)."""
+    newest = source.newest(tenant)
+    with store.unit_of_work(write=False) as tx:
+        stale = data_keys.stale_keys(tx.conn, tenant, newest, 1)
+    if stale:
+        raise StillWrapped(f"tenant {tenant}: data keys are still wrapped under KEK versions older than {newest}; "
+                           "run `ehr keys rotate` (it re-wraps them), then retire again.")
+    return source.retire(tenant, newest)
+
+
 def shred_patient(services: Services, store: SqlStore, patient: str, tenant: str | None,
                   subject: str) -> list[str]:
     """Destroy Patient/``patient``'s data key at ``tenant`` (None: at every tenant holding one). Returns

@@ -54,6 +54,24 @@ class VaultTransitSource:
         data = self._post(f"rewrap/{self._name(tenant)}", {"ciphertext": wrapped.decode()}, refusal=DecryptionError)
         return _ciphertext(data)
 
+    def newest(self, tenant: str) -> int:
+        name = self._name(tenant)
+        self._post(f"keys/{name}", {})  # create when missing
+        return int(self._request("GET", f"keys/{name}", None, KekUnavailable)["latest_version"])
+
+    def retire(self, tenant: str, below: int) -> list[int]:
+        """Raise the key's ``min_decryption_version`` to ``below``, then ``trim`` the older versions:
+        Vault deletes them for good (https://developer.hashicorp.com/vault/api-docs/secret/transit#trim-key)."""
+        name = self._name(tenant)
+        info = self._request("GET", f"keys/{name}", None, KekUnavailable)
+        below = min(below, int(info["latest_version"]))
+        oldest = int(info.get("min_available_version") or 1) or 1
+        if below <= oldest:
+            return []
+        self._post(f"keys/{name}/config", {"min_decryption_version": below, "min_encryption_version": 0})
+        self._post(f"keys/{name}/trim", {"min_available_version": below})
+        return list(range(oldest, below))
+
     def close(self) -> None:
         self._http.close()
 

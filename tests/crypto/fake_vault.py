@@ -22,7 +22,9 @@ class FakeVault:
     def __init__(self, token: str, mount: str = "transit") -> None:
         self.token = token
         self.mount = mount
-        self.keys: dict[str, list[AESGCM]] = {}
+        self.keys: dict[str, list[AESGCM | None]] = {}
+        #: per key: versions below this were trimmed (deleted for good)
+        self.min_available: dict[str, int] = {}
         self.calls: list[str] = []
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
@@ -59,7 +61,17 @@ class FakeVault:
                 self.keys[name].append(AESGCM(os.urandom(32)))
                 return 200, {"data": {"latest_version": len(self.keys[name])}}
             case ("GET", ["keys", name]) if name in self.keys:
-                return 200, {"data": {"name": name, "latest_version": len(self.keys[name]), "type": "aes256-gcm96"}}
+                return 200, {"data": {"name": name, "latest_version": len(self.keys[name]), "type": "aes256-gcm96",
+                                      "min_available_version": self.min_available.get(name, 1)}}
+            case ("POST", ["keys", name, "config"]) if name in self.keys:
+                return 204, None
+            case ("POST", ["keys", name, "trim"]) if name in self.keys:
+                below = int(body["min_available_version"])
+                if below > len(self.keys[name]):
+                    return 400, {"errors": ["cannot trim the latest version"]}
+                self.keys[name][:below - 1] = [None] * (below - 1)
+                self.min_available[name] = below
+                return 204, None
             case ("POST", ["encrypt", name]):
                 versions = self.keys.setdefault(name, [AESGCM(os.urandom(32))])
                 return self._encrypt(versions, base64.b64decode(body["plaintext"]))
@@ -76,21 +88,22 @@ class FakeVault:
         return 400, {"errors": [f"unsupported {method} {'/'.join(parts)}"]}
 
     @staticmethod
-    def _encrypt(versions: list[AESGCM], plain: bytes) -> tuple[int, dict[str, Any]]:
+    def _encrypt(versions: list[AESGCM | None], plain: bytes) -> tuple[int, dict[str, Any]]:
         nonce = os.urandom(12)
-        sealed = versions[-1].encrypt(nonce, plain, None)
+        newest = versions[-1]
+        assert newest is not None
+        sealed = newest.encrypt(nonce, plain, None)
         text = f"vault:v{len(versions)}:" + base64.b64encode(nonce + sealed).decode()
         return 200, {"data": {"ciphertext": text, "key_version": len(versions)}}
 
     @staticmethod
-    def _decrypt(versions: list[AESGCM], text: str) -> bytes | None:
+    def _decrypt(versions: list[AESGCM | None], text: str) -> bytes | None:
         try:
             _, tag, payload = text.split(":", 2)
             version = int(tag.removeprefix("v"))
             raw = base64.b64decode(payload)
-            if not 1 <= version <= len(versions):
-                return None
-            return versions[version - 1].decrypt(raw[:12], raw[12:], None)
+            key = versions[version - 1] if 1 <= version <= len(versions) else None
+            return None if key is None else key.decrypt(raw[:12], raw[12:], None)
         except (ValueError, InvalidTag):
             return None
 

@@ -79,3 +79,20 @@ def test_tenant_names_cannot_escape_the_key_folder(tmp_path: Path) -> None:
     source.wrap("../../etc", DEK)
     assert [p.name for p in (tmp_path / "kek").iterdir()] == [tenant_folder("../../etc")]
     assert "/" not in tenant_folder("../../etc")
+
+
+def test_retire_destroys_the_older_versions_only(tmp_path: Path) -> None:
+    source = LocalKekSource(tmp_path / "kek")
+    _, v1 = source.wrap("t", DEK)
+    source.rotate("t")
+    source.rotate("t")
+    version, v3 = source.wrap("t", DEK)
+    assert source.retire("t", version) == [1, 2]
+    folder = tmp_path / "kek" / tenant_folder("t")
+    assert sorted(p.name for p in folder.iterdir()) == ["3.key"]
+    with pytest.raises(DecryptionError):
+        source.unwrap("t", 1, v1)
+    with pytest.raises(DecryptionError):  # a fresh process cannot open it either
+        LocalKekSource(tmp_path / "kek").unwrap("t", 1, v1)
+    assert source.unwrap("t", 3, v3) == DEK
+    assert source.retire("t", 99) == []  # the newest version is never retired

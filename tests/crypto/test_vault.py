@@ -42,6 +42,20 @@ def test_wrap_unwrap_rotate_rewrap(vault: FakeVault) -> None:
     assert {"POST encrypt", "POST decrypt", "POST rewrap", "POST keys", "GET keys"} <= set(vault.calls)
 
 
+def test_retire_trims_the_older_versions(vault: FakeVault) -> None:
+    source = VaultTransitSource(vault.address, TOKEN)
+    _, old = source.wrap("hospital-a", DEK)
+    assert source.rotate("hospital-a") == 2
+    _, new = source.wrap("hospital-a", DEK)
+    assert source.newest("hospital-a") == 2
+    assert source.retire("hospital-a", 2) == [1]
+    with pytest.raises(DecryptionError):
+        source.unwrap("hospital-a", 1, old)
+    assert source.unwrap("hospital-a", 2, new) == DEK
+    assert source.retire("hospital-a", 2) == []
+    assert {"POST keys/config", "POST keys/trim"} <= set(vault.calls)
+
+
 def test_tampered_or_misattributed_ciphertext_fails_opaquely(vault: FakeVault) -> None:
     source = VaultTransitSource(vault.address, TOKEN)
     _, wrapped = source.wrap("a", DEK)
