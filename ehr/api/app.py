@@ -13,8 +13,9 @@ from fastapi import Depends, FastAPI, Request, Response
 from ehr.api import errors
 from ehr.api.audit_pages import router as audit_pages_router
 from ehr.api.audit_routes import router as audit_event_router
-from ehr.api.bearer import authenticate, open_token_validator
+from ehr.api.bearer import authenticate, open_signing_keys, open_token_validator
 from ehr.api.fhir_routes import router as fhir_router
+from ehr.api.smart_routes import router as smart_router
 from ehr.audit.checkpoints import Signer
 from ehr.audit.log import SqlAuditLog
 from ehr.audit.reports.anomalies import NoCareLinks
@@ -122,7 +123,8 @@ def create_app(settings: Settings, services: Services | None = None, audit_reade
         app.state.services = replace(built, suggester=models) if models is not None else built
         app.state.audit_reader = audit_reader or log or MemoryAuditReader()  # audit off: nothing to report
         app.state.care_links = NoCareLinks()  # care links come with patient identity matching
-        app.state.token_validator = open_token_validator(settings)
+        app.state.signing_keys = open_signing_keys(settings)
+        app.state.token_validator = open_token_validator(settings, app.state.signing_keys)
         validation.warm_up()
         try:
             yield
@@ -140,6 +142,7 @@ def create_app(settings: Settings, services: Services | None = None, audit_reade
     app.state.settings = settings
     app.state.capability = None
     errors.install(app)
+    app.include_router(smart_router)  # open: discovery and public keys
     app.include_router(audit_event_router)  # before the generic routes, which would take AuditEvent too
     app.include_router(fhir_router)
     app.include_router(audit_pages_router)

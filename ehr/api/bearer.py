@@ -36,18 +36,27 @@ _CODE = re.compile(r"[A-Za-z0-9._:@-]{1,128}")
 _METHODS = {"GET": "read", "HEAD": "read", "POST": "create", "PUT": "update", "PATCH": "patch", "DELETE": "delete"}
 
 
-def open_token_validator(settings: Settings) -> TokenValidator | None:
+def open_signing_keys(settings: Settings) -> SigningKeys | None:
+    """The built-in authorization server's keys (made on first start); None in development mode or
+    with an external identity provider."""
+    if settings.auth not in ("smart", "dev"):
+        raise ValueError(f"unknown authorization mode {settings.auth!r}; set EHR_AUTH to smart or dev")
+    if settings.auth == "dev" or settings.auth_jwks_url:
+        return None
+    return SigningKeys.load_or_create(settings.keys_dir)
+
+
+def open_token_validator(settings: Settings, signing_keys: SigningKeys | None) -> TokenValidator | None:
     """The validator for ``settings``: None in development mode; else checking signatures against the
     external identity provider's JWKS (``auth_jwks_url``) or the service's own signing keys."""
     if settings.auth == "dev":
         return None
-    if settings.auth != "smart":
-        raise ValueError(f"unknown authorization mode {settings.auth!r}; set EHR_AUTH to smart or dev")
     keys: KeySource
     if settings.auth_jwks_url:
         keys = RemoteJwks(settings.auth_jwks_url)
     else:
-        keys = StaticKeys(SigningKeys.load_or_create(settings.keys_dir).public_jwks())
+        assert signing_keys is not None, "open_signing_keys gives the keys when no external IdP is set"
+        keys = StaticKeys(signing_keys.public_jwks())
     return TokenValidator(keys)
 
 

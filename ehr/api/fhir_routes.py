@@ -18,6 +18,7 @@ from starlette.convertors import StringConvertor, register_url_convertor
 
 from ehr.api import negotiation as neg
 from ehr.api.bearer import authenticate
+from ehr.api.smart_routes import security_of
 from ehr.audit.receipts import attached
 from ehr.auth.boundary import Action
 from ehr.errors import BadRequest
@@ -151,8 +152,8 @@ async def metadata(request: Request) -> Response:
     if body is None:
         routes = [(m, str(getattr(r, "path", "")).removeprefix(PREFIX))
                   for r in router.routes for m in getattr(r, "methods", ())]
-        body = request.app.state.capability = capability_statement(get_services(request).registry,
-                                                                   neg.fhir_base(request), routes)
+        body = request.app.state.capability = capability_statement(
+            get_services(request).registry, neg.fhir_base(request), routes, security_of(request))
     return neg.fhir_response(request, Result(200, body))
 
 

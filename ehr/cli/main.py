@@ -12,12 +12,14 @@ from ehr.cli.audit import app as audit_app
 from ehr.cli.keys import DataDirOption, DbOption, VaultAddr, VaultToken
 from ehr.cli.keys import app as keys_app
 from ehr.cli.mpi import app as mpi_app
+from ehr.cli.token import token
 from ehr.settings import DEFAULT_DATA_DIR, Settings
 
 app = typer.Typer(help="FHIR R4 records service.", no_args_is_help=True, add_completion=False)
 app.add_typer(keys_app, name="keys")
 app.add_typer(audit_app, name="audit")
 app.add_typer(mpi_app, name="mpi")
+app.command("token")(token)
 
 
 
