@@ -9,12 +9,13 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import httpx
 import orjson
 import pytest
 from joserfc import jwt
 
 from ehr.auth.signing import SigningKeys
-from ehr.auth.validator import InvalidToken, StaticKeys, TokenValidator
+from ehr.auth.validator import InvalidToken, RemoteJwks, StaticKeys, TokenValidator
 
 ISS, AUD = "http://ehr.test/auth", "http://ehr.test/fhir"
 CLAIMS = {"iss": ISS, "aud": AUD, "sub": "dr-who", "tenant": "hospital-a", "client_id": "app",
@@ -90,3 +91,27 @@ def test_bad_tokens_are_refused(keys: SigningKeys, case: str) -> None:
 
 def test_audience_may_be_a_list(keys: SigningKeys) -> None:
     assert validate(keys, keys.mint({**CLAIMS, "aud": ["other", AUD]})).principal.tenant == "hospital-a"
+
+
+def test_remote_keys_are_refetched_for_a_new_kid_but_not_hammered() -> None:
+    first, rotated = SigningKeys.generate(), SigningKeys.generate()
+    served = [first]
+    fetches: list[int] = []
+
+    def handler(_request: httpx.Request) -> httpx.Response:
+        fetches.append(1)
+        return httpx.Response(200, json=served[-1].public_jwks())
+
+    source = RemoteJwks("https://idp.test/jwks", min_refresh_s=0,
+                        client=httpx.Client(transport=httpx.MockTransport(handler)))
+    validator = TokenValidator(source)
+    assert validator.validate(first.mint(CLAIMS), issuer=ISS, audience=AUD).principal.subject == "dr-who"
+    served.append(rotated)
+    assert validator.validate(rotated.mint(CLAIMS), issuer=ISS, audience=AUD).principal.subject == "dr-who"
+    assert len(fetches) == 2
+    slow = RemoteJwks("https://idp.test/jwks", min_refresh_s=3600,
+                      client=httpx.Client(transport=httpx.MockTransport(handler)))
+    for _ in range(3):
+        with pytest.raises(InvalidToken):
+            TokenValidator(slow).validate(SigningKeys.generate().mint(CLAIMS), issuer=ISS, audience=AUD)
+    assert len(fetches) == 3  # one fetch for the first use, none for the unknown kids
