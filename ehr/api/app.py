@@ -13,6 +13,7 @@ from fastapi import FastAPI, Request, Response
 from ehr.api import errors
 from ehr.api.audit_pages import router as audit_pages_router
 from ehr.api.audit_routes import router as audit_event_router
+from ehr.api.auth_routes import router as auth_router
 from ehr.api.fhir_routes import router as fhir_router
 from ehr.audit.checkpoints import Signer
 from ehr.audit.log import SqlAuditLog
@@ -139,4 +140,5 @@ def create_app(settings: Settings, services: Services | None = None, audit_reade
     app.include_router(audit_event_router)  # before the generic routes, which would take AuditEvent too
     app.include_router(fhir_router)
     app.include_router(audit_pages_router)
+    app.include_router(auth_router)
     return app

@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 
+from ehr.cli import auth_admin
 from ehr.cli.audit import app as audit_app
 from ehr.cli.keys import DataDirOption, DbOption, VaultAddr, VaultToken
 from ehr.cli.keys import app as keys_app
@@ -18,6 +19,7 @@ app = typer.Typer(help="FHIR R4 records service.", no_args_is_help=True, add_com
 app.add_typer(keys_app, name="keys")
 app.add_typer(audit_app, name="audit")
 app.add_typer(mpi_app, name="mpi")
+auth_admin.register(app)
 
 
 
