@@ -21,6 +21,7 @@ from sqlalchemy import Connection
 from starlette.concurrency import run_in_threadpool
 
 from ehr.api import negotiation as neg
+from ehr.api.bearer import expected_issuer, origin
 from ehr.audit.boundary import AuditRecord, Touched
 from ehr.auth.server import authorize, break_glass, grants, introspect
 from ehr.auth.server.errors import OAuthError
@@ -38,22 +39,19 @@ _NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 
 
 def issuer_for(request: Request) -> Issuer:
-    """This server as an issuer: ``<origin>/auth``, for the FHIR base URL (unless configured)."""
+    """This server as an issuer: ``<origin>/auth`` for the FHIR base URL, unless configured (the same
+    issuer and audience the resource server expects, ``ehr.api.bearer``)."""
     settings = request.app.state.settings
     keys = getattr(request.app.state, "signing_keys", None)
     if keys is None:
         keys = request.app.state.signing_keys = SigningKeys.load_or_create(settings.keys_dir)
-    fhir_base = neg.fhir_base(request)
-    return Issuer(keys, settings.auth_issuer or f"{_origin(fhir_base)}/auth", settings.auth_audience or fhir_base,
+    return Issuer(keys, expected_issuer(request, settings), settings.auth_audience or neg.fhir_base(request),
                   settings.access_token_lifetime_s)
 
 
-def _origin(fhir_base: str) -> str:
-    return fhir_base.removesuffix("/fhir")
-
-
 def token_url(request: Request) -> str:
-    return f"{_origin(neg.fhir_base(request))}/auth/token"
+    """The token endpoint's URL: the ``aud`` client assertions must name."""
+    return f"{origin(request)}/auth/token"
 
 
 async def _form(request: Request) -> dict[str, str]:
