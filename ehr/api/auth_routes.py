@@ -125,28 +125,26 @@ async def _authorize(request: Request, params: dict[str, str], login: dict[str, 
     services: Services = request.app.state.services
     audience = issuer_for(request).audience
 
-    def step(conn: Connection) -> tuple[str, authorize.AuthorizeRequest | str]:
+    def step(conn: Connection) -> tuple[str | None, authorize.AuthorizeRequest | str]:
+        """(a message for the form, the checked request), or (None, the redirect with a code)."""
         checked = authorize.check_request(conn, params, audience)
+        if login is None:
+            return None, checked
         try:
-            if login is None:
-                return "form", checked
-            return "redirect", authorize.approve(conn, checked, login, lambda t, p: _patient_exists(services, t, p))
+            return None, authorize.approve(conn, checked, login, lambda t, p: _patient_exists(services, t, p))
         except authorize.LoginFailed as failed:
             return str(failed), checked
         except OAuthError as exc:
-            if isinstance(exc, authorize.NoRedirect):
-                raise
-            return "redirect", checked.redirect(error=exc.error, error_description=exc.description)
+            raise authorize.Redirect(checked, exc) from None
 
     try:
-        outcome, value = await _in_store(request, step)
-    except authorize.NoRedirect as exc:
-        return HTMLResponse(error_page(exc.description), status_code=400)
-    except OAuthError as exc:  # a bad request from a known client with a registered redirect URI
+        message, value = await _in_store(request, step)
+    except authorize.Redirect as exc:
+        return RedirectResponse(exc.location, status_code=303, headers=_NO_STORE)
+    except OAuthError as exc:  # NoRedirect: the client, its redirect URI or the state cannot be trusted
         return HTMLResponse(error_page(exc.description), status_code=400)
     if isinstance(value, str):
         return RedirectResponse(value, status_code=303, headers=_NO_STORE)
-    message = None if outcome == "form" else outcome
     return HTMLResponse(login_page(value, params, message), status_code=200 if message is None else 401,
                         headers=_NO_STORE)
 

@@ -41,6 +41,14 @@ class NoRedirect(OAuthError):
     """An error shown on the page: the client or its redirect URI cannot be trusted with a redirect."""
 
 
+class Redirect(OAuthError):
+    """An error sent back to the app: ``location`` is its redirect URI with ``error`` and ``state``."""
+
+    def __init__(self, request: AuthorizeRequest, error: OAuthError) -> None:
+        super().__init__(error.error, error.description, error.status)
+        self.location = request.redirect(error=error.error, error_description=error.description)
+
+
 class LoginFailed(Exception):
     """Wrong username or password, or a missing patient: the form is shown again with the message."""
 
@@ -65,8 +73,8 @@ class AuthorizeRequest:
 
 
 def check_request(conn: Connection, params: Mapping[str, str], audience: str) -> AuthorizeRequest:
-    """The request, checked; :class:`NoRedirect` for a bad client or redirect URI, else
-    :class:`OAuthError` to redirect with."""
+    """The request, checked; :class:`NoRedirect` for a bad client, redirect URI or state, else
+    :class:`Redirect` to send the error back to the app."""
     client = find_client(conn, params.get("client_id", ""))
     if client is None or client.disabled:
         raise NoRedirect("invalid_request", "Unknown or disabled client_id; ask the administrator to register "
@@ -74,16 +82,18 @@ def check_request(conn: Connection, params: Mapping[str, str], audience: str) ->
     redirect_uri = params.get("redirect_uri", "")
     if redirect_uri not in client.redirect_uris:
         raise NoRedirect("invalid_request", "redirect_uri is not one registered for this client (exact match).")
-    if params.get("response_type") != "code":
-        raise OAuthError("unsupported_response_type", "Use response_type=code.")
     if not params.get("state"):
         raise NoRedirect("invalid_request", "state is required (SMART App Launch); send a random value.")
+    request = AuthorizeRequest(client, redirect_uri, params.get("scope", ""), params["state"],
+                               params.get("code_challenge", ""), params.get("launch") or None)
+    if params.get("response_type") != "code":
+        raise Redirect(request, OAuthError("unsupported_response_type", "Use response_type=code."))
     if params.get("aud", "").rstrip("/") != audience.rstrip("/"):
-        raise OAuthError("invalid_request", f"aud must be this FHIR server's base URL: {audience}.")
-    if params.get("code_challenge_method") != "S256" or not params.get("code_challenge"):
-        raise OAuthError("invalid_request", "PKCE is required: send code_challenge with code_challenge_method=S256.")
-    return AuthorizeRequest(client, redirect_uri, params.get("scope", ""), params["state"],
-                            params["code_challenge"], params.get("launch") or None)
+        raise Redirect(request, OAuthError("invalid_request", f"aud must be this FHIR server's base URL: {audience}."))
+    if params.get("code_challenge_method") != "S256" or not request.code_challenge:
+        raise Redirect(request, OAuthError("invalid_request", "PKCE is required: send code_challenge with "
+                                                              "code_challenge_method=S256."))
+    return request
 
 
 def approve(conn: Connection, request: AuthorizeRequest, form: Mapping[str, str],

@@ -7,6 +7,7 @@ private_key_jwt) and https://hl7.org/fhir/smart-app-launch/client-public.html (p
 
 from __future__ import annotations
 
+import functools
 import secrets
 import time
 from dataclasses import dataclass
@@ -114,11 +115,16 @@ def find_user(conn: Connection, username: str) -> User | None:
                 bool(row.disabled))
 
 
+@functools.cache
+def _dummy_hash() -> str:
+    return hash_password(secrets.token_urlsafe(16))
+
+
 def authenticate(conn: Connection, username: str, password: str) -> User | None:
     """The enabled user with this password, else None (the same answer for every failure)."""
     row = conn.execute(select(auth_users.c.password_hash).where(auth_users.c.username == username)).first()
     if row is None:
-        verify_password(password, hash_password("not-a-user"))  # same time whether the user exists or not
+        verify_password(password, _dummy_hash())  # as slow whether the user exists or not
         return None
     user = find_user(conn, username)
     if user is None or user.disabled or not verify_password(password, row.password_hash):

@@ -4,7 +4,7 @@ A requested scope is granted when one of the client's allowed scopes covers it: 
 ``<level>/<type>.<perms>[?query]`` is covered by an allowed scope of the same level whose type is the
 same or ``*``, whose permissions include the requested ones (v1 ``read`` = ``rs``, ``write`` = ``cud``,
 ``*`` = ``cruds``) and whose query restrictions all appear in the requested one. Other scopes
-(``launch/patient``, ``offline_access``, ``openid``...) are granted when allowed verbatim. Users get
+(``launch/patient``, ``offline_access``, ``fhirUser``...) are granted when allowed verbatim. Users get
 ``patient/`` and ``user/`` scopes, backend clients only ``system/`` ones.
 """
 
@@ -16,9 +16,10 @@ from urllib.parse import parse_qsl
 
 _RESOURCE = re.compile(r"(patient|user|system)/(\*|[A-Z][A-Za-z]{1,63})\.([a-z*]+)(?:\?(.*))?")
 _V1 = {"read": "rs", "write": "cud", "*": "cruds"}
-#: the context and token scopes this server understands
-CONTEXT_SCOPES = frozenset({"launch", "launch/patient", "launch/encounter", "openid", "fhirUser",
-                            "offline_access", "online_access"})
+#: the context and token scopes this server grants (``openid`` is not: it issues no id_token; the
+#: ``fhirUser`` claim is in the access token)
+CONTEXT_SCOPES = frozenset({"launch", "launch/patient", "launch/encounter", "fhirUser", "offline_access",
+                            "online_access"})
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
@@ -56,7 +57,8 @@ def _ehr_launch_tokens(http: httpx.Client, auth: AuthServer, scope: str) -> tupl
 def test_ehr_launch_gives_context_and_user_claims(http: httpx.Client, auth: AuthServer) -> None:
     _, body = _ehr_launch_tokens(http, auth, "launch patient/*.rs user/Observation.rs system/*.rs openid fhirUser")
     assert (body["patient"], body["encounter"]) == ("pat-1", "enc-1")
-    assert body["scope"] == "launch patient/*.rs user/Observation.rs openid fhirUser"  # never system/ for users
+    # never system/ for users; no openid: no id_token is issued (fhirUser is a claim of the access token)
+    assert body["scope"] == "launch patient/*.rs user/Observation.rs fhirUser"
     assert "refresh_token" not in body
     claims = claims_of(auth, body["access_token"])
     assert (claims["sub"], claims["tenant"], claims["roles"]) == ("alice", "h1", ["clinician"])
@@ -84,9 +86,14 @@ def test_authorize_refusals(http: httpx.Client, auth: AuthServer) -> None:
     url = f"{auth.origin}/auth/authorize"
     assert http.get(url, params={**base, "redirect_uri": "http://evil.example/cb"}).status_code == 400
     assert http.get(url, params={**base, "client_id": "nobody"}).status_code == 400
-    for bad in ({"code_challenge_method": "plain"}, {"aud": "http://other.example/fhir"}):
+    assert http.get(url, params={**base, "state": ""}).status_code == 400
+    for bad in ({"code_challenge_method": "plain"}, {"aud": "http://other.example/fhir"}, {"response_type": "token"}):
         response = http.get(url, params={**base, **bad})
-        assert response.status_code == 400
+        assert response.status_code == 303  # told to the app, at its registered redirect URI
+        sent = parse_qs(urlsplit(response.headers["location"]).query)
+        assert response.headers["location"].startswith(REDIRECT)
+        assert sent["error"][0] in ("invalid_request", "unsupported_response_type")
+        assert sent["state"] == ["s"]
     wrong = login(http, auth, client_id, "user/*.rs", challenge, password="not the password")
     assert wrong.status_code == 401
     assert "Wrong username or password" in wrong.text
