@@ -103,10 +103,6 @@ def upgrade() -> None:
     sa.Column('disabled', sa.Boolean(), nullable=False),
     sa.PrimaryKeyConstraint('username')
     )
-    with op.batch_alter_table('mpi_links', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_mpi_links_golden'))
-
-    op.drop_table('mpi_links')
 
 
 def downgrade() -> None:
