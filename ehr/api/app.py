@@ -13,6 +13,7 @@ from fastapi import Depends, FastAPI, Request, Response
 from ehr.api import errors
 from ehr.api.audit_pages import router as audit_pages_router
 from ehr.api.audit_routes import router as audit_event_router
+from ehr.api.auth_routes import router as auth_router
 from ehr.api.bearer import authenticate, open_signing_keys, open_token_validator
 from ehr.api.fhir_routes import router as fhir_router
 from ehr.api.smart_routes import router as smart_router
@@ -146,4 +147,5 @@ def create_app(settings: Settings, services: Services | None = None, audit_reade
     app.include_router(audit_event_router)  # before the generic routes, which would take AuditEvent too
     app.include_router(fhir_router)
     app.include_router(audit_pages_router)
+    app.include_router(auth_router)
     return app

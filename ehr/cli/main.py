@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 
+from ehr.cli import auth_admin
 from ehr.cli.audit import app as audit_app
 from ehr.cli.keys import DataDirOption, DbOption, VaultAddr, VaultToken
 from ehr.cli.keys import app as keys_app
@@ -20,6 +21,7 @@ app.add_typer(keys_app, name="keys")
 app.add_typer(audit_app, name="audit")
 app.add_typer(mpi_app, name="mpi")
 app.command("token")(token)
+auth_admin.register(app)
 
 
 
