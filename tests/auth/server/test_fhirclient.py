@@ -11,7 +11,6 @@ from urllib.parse import parse_qsl, urlsplit
 import httpx
 import pytest
 from fhirclient import client
-from fhirclient.auth import FHIROAuth2Auth
 from fhirclient.models.patient import Patient
 
 from ehr.api.app import open_store
@@ -33,13 +32,8 @@ def _smart(auth: AuthServer, client_id: str, launch: str | None = None) -> clien
                 "scope": "patient/*.rs openid fhirUser"}
     if launch is not None:
         settings["launch_token"] = launch
-    smart = client.FHIRClient(settings=settings)
-    # fhirclient 4.x finds the endpoints in the CapabilityStatement's oauth-uris extension; they are
-    # named here so that this test covers the authorization server whatever /metadata advertises
-    smart.server.auth = FHIROAuth2Auth(state={
-        "app_id": client_id, "aud": auth.live.base, "redirect_uri": REDIRECT,
-        "authorize_uri": f"{auth.origin}/auth/authorize", "token_uri": auth.token_url})
-    return smart
+    # fhirclient 4.x discovers the endpoints itself, from /metadata's rest.security oauth-uris extension
+    return client.FHIRClient(settings=settings)
 
 
 def _sign_in(smart: client.FHIRClient, patient: str | None = None) -> None:
