@@ -24,7 +24,7 @@ $(VENV)/.installed-test: pyproject.toml $(VENV)/bin/pip
 
 demo: $(VENV)/.installed-run
 	$(VENV)/bin/ehr demo --data-dir $(DATA)
-	$(VENV)/bin/ehr serve --data-dir $(DATA) --port $(PORT) --workers 2
+	$(VENV)/bin/ehr serve --dev --data-dir $(DATA) --port $(PORT) --workers 2
 
 test: $(VENV)/.installed-test
 	bash scripts/ensure-postgres.sh

@@ -32,7 +32,7 @@ class Server:
         self.base = f"http://127.0.0.1:{self.port}/fhir"
         command = [sys.executable, "-m", "ehr.cli.main", "serve", "--port", str(self.port), "--db", db_url,
                    "--data-dir", str(workdir), "--workers", str(workers), "--max-body", str(256 << 20),
-                   "--inference" if inference else "--no-inference", *extra]
+                   "--inference" if inference else "--no-inference", "--dev", *extra]
         self.process = subprocess.Popen(command, stdout=subprocess.DEVNULL, start_new_session=True)
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:

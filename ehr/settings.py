@@ -58,6 +58,10 @@ class Settings:
     #: where an external identity provider publishes its signing keys (JWKS); None: the built-in
     #: server's own keys (``keys_dir/auth-signing.jwks.json``)
     auth_jwks_url: str | None = None
+    #: an external identity provider's authorization and token endpoints, announced in
+    #: ``/.well-known/smart-configuration`` (the built-in server's are derived)
+    auth_authorize_url: str | None = None
+    auth_token_url: str | None = None
     #: lifetimes of the built-in server's access tokens and of break-glass grants
     access_token_lifetime_s: int = 3600
     break_glass_lifetime_s: int = 3600
@@ -96,6 +100,8 @@ class Settings:
             auth_issuer=os.environ.get("EHR_AUTH_ISSUER") or None,
             auth_audience=os.environ.get("EHR_AUTH_AUDIENCE") or None,
             auth_jwks_url=os.environ.get("EHR_AUTH_JWKS_URL") or None,
+            auth_authorize_url=os.environ.get("EHR_AUTH_AUTHORIZE_URL") or None,
+            auth_token_url=os.environ.get("EHR_AUTH_TOKEN_URL") or None,
         )
 
     @property

@@ -118,7 +118,7 @@ def _free_port() -> int:
 @pytest.fixture
 def server(db_url: str, tmp_path: Path) -> Iterator[LiveServer]:
     # the REST tests count the Patients they write: linking (golden records) is tested in tests/mpi
-    settings = Settings(db_url=db_url, data_dir=tmp_path, max_body_bytes=8 * 1024 * 1024, mpi=False)
+    settings = Settings(auth="dev", db_url=db_url, data_dir=tmp_path, max_body_bytes=8 * 1024 * 1024, mpi=False)
     with LiveServer(settings) as live:
         yield live
 

@@ -8,12 +8,14 @@ from contextlib import asynccontextmanager
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from fastapi import FastAPI, Request, Response
+from fastapi import Depends, FastAPI, Request, Response
 
 from ehr.api import errors
 from ehr.api.audit_pages import router as audit_pages_router
 from ehr.api.audit_routes import router as audit_event_router
+from ehr.api.bearer import authenticate, open_signing_keys, open_token_validator
 from ehr.api.fhir_routes import router as fhir_router
+from ehr.api.smart_routes import router as smart_router
 from ehr.audit.checkpoints import Signer
 from ehr.audit.log import SqlAuditLog
 from ehr.audit.reports.anomalies import NoCareLinks
@@ -102,7 +104,7 @@ def _start_inference(app: FastAPI, settings: Settings) -> InferenceService:
         body, media_type = render_metrics(service.metrics)
         return Response(body, media_type=media_type)
 
-    app.include_router(build_router(service))
+    app.include_router(build_router(service), dependencies=[Depends(authenticate)])  # any valid token
     app.add_route("/metrics", metrics, methods=["GET"], include_in_schema=False)
     return service
 
@@ -122,12 +124,16 @@ def create_app(settings: Settings, services: Services | None = None, audit_reade
         app.state.services = replace(built, suggester=models) if models is not None else built
         app.state.audit_reader = audit_reader or log or MemoryAuditReader()  # audit off: nothing to report
         app.state.care_links = NoCareLinks()  # care links come with patient identity matching
+        app.state.signing_keys = open_signing_keys(settings)
+        app.state.token_validator = open_token_validator(settings, app.state.signing_keys)
         validation.warm_up()
         try:
             yield
         finally:
             if models is not None:
                 models.close()
+            if app.state.token_validator is not None:
+                app.state.token_validator.close()
             if owned and log is not None:
                 log.close()
             if owned:
@@ -137,6 +143,7 @@ def create_app(settings: Settings, services: Services | None = None, audit_reade
     app.state.settings = settings
     app.state.capability = None
     errors.install(app)
+    app.include_router(smart_router)  # open: discovery and public keys
     app.include_router(audit_event_router)  # before the generic routes, which would take AuditEvent too
     app.include_router(fhir_router)
     app.include_router(audit_pages_router)

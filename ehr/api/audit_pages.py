@@ -2,8 +2,8 @@
 user and the anomalies, as an HTML page with a picker, or as CSV and PDF downloads (``format=``).
 
 Only principals with the role ``data-officer`` may look; everyone else gets 403 with an OperationOutcome.
-Until SMART on FHIR lands, roles come from the ``X-Roles`` header (comma separated) and the hospital from
-``X-Tenant`` — a development placeholder. An officer sees the entries of their hospital's users and on
+Roles and hospital come from the caller's access token (``ehr.api.bearer``; the ``X-Roles`` and
+``X-Tenant`` headers in ``--dev`` mode). An officer sees the entries of their hospital's users and on
 their hospital's patients. The pages show references and user ids only, never names.
 """
 
@@ -16,13 +16,13 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import RedirectResponse
 
+from ehr.api.bearer import authenticate
 from ehr.audit.reports.build import MEDIA_TYPES, Format, ReportRequest, build_document, export, parse_bound
 from ehr.audit.reports.html import Form
 from ehr.audit.reports.model import Period
 from ehr.audit.reports.rules import AnomalyRules
 from ehr.auth.boundary import Principal
 from ehr.errors import BadRequest, Forbidden
-from ehr.settings import Settings
 
 OFFICER_ROLE = "data-officer"
 router = APIRouter(prefix="/audit", include_in_schema=False)
@@ -32,13 +32,11 @@ _SECURITY = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff",
 
 
 def require_officer(request: Request) -> Principal:
-    settings: Settings = request.app.state.settings
-    roles = tuple(r.strip() for r in request.headers.get("x-roles", "").split(",") if r.strip())
-    principal = Principal(tenant=request.headers.get("x-tenant") or settings.default_tenant,
-                          subject=request.headers.get("x-subject") or "anonymous", roles=roles)
+    """The caller (``ehr.api.bearer``: token, or development headers in ``--dev`` mode), if a data officer."""
+    principal = authenticate(request).principal
     if OFFICER_ROLE not in principal.roles:
         raise Forbidden(f"The audit reports are for data officers only; ask your administrator for the "
-                        f"'{OFFICER_ROLE}' role (sent in X-Roles until sign-in lands).")
+                        f"'{OFFICER_ROLE}' role (the roles claim of your token; X-Roles in --dev mode).")
     return principal
 
 

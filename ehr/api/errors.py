@@ -32,7 +32,10 @@ async def _fhir_error(request: Request, exc: FhirError) -> Response:
         await attached(exc).settled()  # a failure's audit entry is durable before its answer leaves
     except Exception as failed:
         return await _unexpected(request, failed)
-    return Response(dumps(exc.outcome()), status_code=exc.status, headers=exc.headers, media_type=_MEDIA)
+    headers = exc.headers
+    if exc.status == 401 and "WWW-Authenticate" not in headers:
+        headers = {**headers, "WWW-Authenticate": 'Bearer realm="ehr"'}  # RFC 6750 §3: every 401 challenges
+    return Response(dumps(exc.outcome()), status_code=exc.status, headers=headers, media_type=_MEDIA)
 
 
 async def _http_error(request: Request, exc: HTTPException) -> Response:

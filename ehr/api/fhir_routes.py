@@ -17,8 +17,10 @@ from starlette.concurrency import run_in_threadpool
 from starlette.convertors import StringConvertor, register_url_convertor
 
 from ehr.api import negotiation as neg
+from ehr.api.bearer import authenticate
+from ehr.api.smart_routes import security_of
 from ehr.audit.receipts import attached
-from ehr.auth.boundary import Action, Principal
+from ehr.auth.boundary import Action
 from ehr.errors import BadRequest
 from ehr.fhir.capability import capability_statement
 from ehr.fhir.interactions import create, delete, history, patch, read, search, transaction, update
@@ -69,38 +71,22 @@ def get_services(request: Request) -> Services:
 
 
 def get_context(request: Request) -> Context:
-    """The request context. Until SMART on FHIR authorization lands, the caller is described by
-    development headers, which the authorization work replaces with token claims: ``X-Tenant``
-    (hospital), ``X-User`` (subject), ``X-Roles: a,b``, ``X-Purpose-Of-Use: TREAT`` and
-    ``X-Break-Glass: <reason>`` (the reason is not stored: it is free text)."""
+    """The request context: the caller from its SMART access token, or from the development headers in
+    ``--dev`` mode (``ehr.api.bearer``); a missing or invalid token is a 401."""
     neg.check_accept(request)
     settings = request.app.state.settings
-    headers = request.headers
-    tenant = headers.get("x-tenant") or settings.default_tenant
-    principal = Principal(tenant=tenant, subject=_code(headers.get("x-user"), "X-User") or "anonymous",
-                          roles=tuple(filter(None, (_code(r.strip(), "X-Roles")
-                                                    for r in headers.get("x-roles", "").split(",")))))
+    grant = authenticate(request)
     prefer = neg.prefer_return(request)
-    return Context(base_url=neg.fhir_base(request), principal=principal,
+    return Context(base_url=neg.fhir_base(request), principal=grant.principal,
                    prefer_return=prefer,  # type: ignore[arg-type]
                    lenient=neg.prefer_lenient(request), default_count=settings.default_count,
-                   purpose_of_use=_code(headers.get("x-purpose-of-use"), "X-Purpose-Of-Use"),
-                   break_glass=bool(headers.get("x-break-glass", "").strip()),
+                   purpose_of_use=grant.purpose_of_use, break_glass=grant.break_glass,
                    client=request.client.host if request.client else None,
                    parameters=_parameter_names(request))
 
 
 _CODE = re.compile(r"[A-Za-z0-9._:@-]{1,128}")
 _NOT_AUDITED = frozenset({"_format", "_pretty"})
-
-
-def _code(value: str | None, header: str) -> str | None:
-    """A header holding a code or identifier (never free text, which the audit log must not store)."""
-    if not value:
-        return None
-    if not _CODE.fullmatch(value):
-        raise BadRequest(f"{header} must be a code (letters, digits and . _ : @ -, at most 128), not free text.")
-    return value
 
 
 def _parameter_names(request: Request) -> tuple[str, ...]:
@@ -159,12 +145,15 @@ def _pairs(request: Request) -> list[tuple[str, str]]:
 
 @route("GET", "/metadata")
 async def metadata(request: Request) -> Response:
-    c = call(request)
+    """The CapabilityStatement; open to everyone (SMART App Launch 2.x §Conformance: clients read it before
+    they have a token)."""
+    neg.check_accept(request)
     body = request.app.state.capability
     if body is None:
         routes = [(m, str(getattr(r, "path", "")).removeprefix(PREFIX))
                   for r in router.routes for m in getattr(r, "methods", ())]
-        body = request.app.state.capability = capability_statement(c.services.registry, c.ctx.base_url, routes)
+        body = request.app.state.capability = capability_statement(
+            get_services(request).registry, neg.fhir_base(request), routes, security_of(request))
     return neg.fhir_response(request, Result(200, body))
 
 

@@ -1,8 +1,8 @@
 """Who may read the audit log: only data officers (role ``data-officer``) may read or search
 AuditEvents. Wraps whatever authorizer the service runs with, so the rule holds under any of them.
 
-Until SMART on FHIR lands, roles come from the ``X-Roles`` development header
-(``ehr.api.fhir_routes.get_context``); the authorization work replaces it with token claims.
+Roles come from the access token's ``roles`` claim (``ehr.api.bearer``; the ``X-Roles`` development
+header in ``--dev`` mode).
 """
 
 from __future__ import annotations

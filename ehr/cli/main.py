@@ -12,12 +12,14 @@ from ehr.cli.audit import app as audit_app
 from ehr.cli.keys import DataDirOption, DbOption, VaultAddr, VaultToken
 from ehr.cli.keys import app as keys_app
 from ehr.cli.mpi import app as mpi_app
+from ehr.cli.token import token
 from ehr.settings import DEFAULT_DATA_DIR, Settings
 
 app = typer.Typer(help="FHIR R4 records service.", no_args_is_help=True, add_completion=False)
 app.add_typer(keys_app, name="keys")
 app.add_typer(audit_app, name="audit")
 app.add_typer(mpi_app, name="mpi")
+app.command("token")(token)
 
 
 
@@ -40,8 +42,11 @@ def serve(
     audit: Annotated[bool, typer.Option(help="record every interaction in the audit log (off: benchmarks "
                                              "only)")] = True,
     mpi: Annotated[bool, typer.Option(help="link Patients across hospitals as they are written")] = True,
+    dev: Annotated[bool, typer.Option("--dev", help="development mode: NO authorization, the X-Tenant/X-User/"
+                                                    "X-Roles headers are trusted (local exploration only)")] = False,
 ) -> None:
-    """Run the FHIR server."""
+    """Run the FHIR server. Every request needs a SMART on FHIR access token (``ehr token`` mints one
+    locally) unless --dev (or EHR_AUTH=dev) is given."""
     import uvicorn
 
     from ehr.api.app import open_store
@@ -50,7 +55,8 @@ def serve(
     settings = Settings(db_url=db, data_dir=data_dir, max_body_bytes=max_body, base_url=base_url,
                         inference=inference, models_dir=models, require_gpu=require_gpu, encryption=encryption,
                         vault_addr=vault_addr, vault_token=vault_token, audit=audit,
-                        mpi=mpi)
+                        mpi=mpi, auth="dev" if dev else os.environ.get("EHR_AUTH") or "smart")
+    _announce_auth(settings)
     open_store(settings).close()  # migrate once before workers start
     if audit:
         Signer.from_data_dir(data_dir)  # the audit signing key, generated once before workers start
@@ -61,7 +67,8 @@ def serve(
                        "EHR_MODELS_DIR": str(models or ""), "EHR_REQUIRE_GPU": "1" if require_gpu else "0",
                        "EHR_ENCRYPTION": "1" if encryption else "0", "EHR_VAULT_ADDR": vault_addr or "",
                        "EHR_VAULT_TOKEN": vault_token or "",
-                       "EHR_AUDIT": "1" if audit else "0", "EHR_MPI": "1" if mpi else "0"})
+                       "EHR_AUDIT": "1" if audit else "0", "EHR_MPI": "1" if mpi else "0",
+                       "EHR_AUTH": settings.auth})
     typer.echo(f"FHIR R4 endpoint: http://{host}:{port}/fhir  (database: {_describe(settings)})")
     if workers > 1:
         from ehr.api.workers import serve_workers
@@ -124,6 +131,24 @@ def reindex(
     except ValueError as exc:
         typer.echo(f"ehr reindex: {exc}", err=True)
         raise typer.Exit(2) from None
+
+
+def _announce_auth(settings: Settings) -> None:
+    """Warn loudly in development mode; otherwise make the signing keys once before workers start."""
+    if settings.auth == "dev":
+        from rich.console import Console
+
+        Console(stderr=True).print(
+            "[bold red]WARNING: development mode (--dev / EHR_AUTH=dev): authorization is OFF.[/] Anyone who "
+            "can reach this port can read and change every hospital's records by sending X-Tenant/X-User/"
+            "X-Roles headers. Use it only on your own machine; serve without --dev to require tokens.")
+        return
+    if settings.auth != "smart":
+        raise typer.BadParameter(f"EHR_AUTH={settings.auth!r} is not a mode; use smart (default) or dev")
+    if not settings.auth_jwks_url:
+        from ehr.auth.signing import SigningKeys
+
+        SigningKeys.load_or_create(settings.keys_dir)
 
 
 def _check_models(settings: Settings) -> None:

@@ -32,7 +32,9 @@ _SYSTEM_LEVEL = {("POST", ""): ("transaction", "batch"), ("GET", "/_history"): (
                  ("GET", ""): ("search-system",)}
 
 
-def capability_statement(registry: Any, base_url: str, routes: Iterable[tuple[str, str]]) -> dict[str, Any]:
+def capability_statement(registry: Any, base_url: str, routes: Iterable[tuple[str, str]],
+                         security: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """``security``: ``rest.security`` (SMART on FHIR, https://hl7.org/fhir/smart-app-launch/conformance.html)."""
     mounted = frozenset(routes)
     rest: dict[str, Any] = {
         "mode": "server",
@@ -42,6 +44,8 @@ def capability_statement(registry: Any, base_url: str, routes: Iterable[tuple[st
     compartments = [url for key, url in _COMPARTMENTS.items() if key in mounted]
     if compartments:
         rest["compartment"] = compartments
+    if security is not None:
+        rest = {"mode": "server", "security": dict(security), **rest}
     return {
         "resourceType": "CapabilityStatement",
         "status": "active",

@@ -19,7 +19,7 @@ OFFICER = {"X-Roles": "clinician, data-officer", "X-Tenant": "hospital-a"}
 
 @pytest.fixture
 def audit_server(tmp_path: Path) -> Iterator[LiveServer]:
-    settings = Settings(db_url=f"sqlite:///{tmp_path / 'ehr.db'}", data_dir=tmp_path)
+    settings = Settings(auth="dev", db_url=f"sqlite:///{tmp_path / 'ehr.db'}", data_dir=tmp_path)
     reader = MemoryAuditReader(generate_rows(date(2024, 5, 1), 30))
     with LiveServer(settings, audit_reader=reader) as live:
         yield live

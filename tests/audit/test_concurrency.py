@@ -34,7 +34,7 @@ REPO = Path(__file__).resolve().parent.parent.parent
 def workers(db_url: str, tmp_path: Path) -> Iterator[str]:
     port = _free_port()
     env = {**os.environ, "PYTHONPATH": str(REPO)}
-    command = [sys.executable, "-m", "ehr.cli.main", "serve", "--workers", "2", "--no-inference", "--port",
+    command = [sys.executable, "-m", "ehr.cli.main", "serve", "--dev", "--workers", "2", "--no-inference", "--port",
                str(port), "--db", db_url, "--data-dir", str(tmp_path)]
     errors = tmp_path / "serve.err"
     with errors.open("wb") as stderr:

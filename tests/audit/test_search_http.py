@@ -151,7 +151,7 @@ def test_audit_off_records_nothing(db_url: str, tmp_path: Path) -> None:
     cannot be searched."""
     from ehr.settings import Settings
 
-    with LiveServer(Settings(db_url=db_url, data_dir=tmp_path, audit=False)) as live, \
+    with LiveServer(Settings(auth="dev", db_url=db_url, data_dir=tmp_path, audit=False)) as live, \
             httpx.Client(base_url=live.base) as http:
         assert http.post("/Patient", json={"resourceType": "Patient"}).status_code == 201
         assert http.get("/Patient").status_code == 200

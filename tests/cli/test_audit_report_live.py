@@ -17,7 +17,7 @@ FHIR = {"Content-Type": "application/fhir+json", "X-Tenant": "hospital-a", "X-Us
 
 
 def test_what_the_server_logged_is_in_the_cli_report_and_on_the_page(db_url: str, tmp_path: Path) -> None:
-    settings = Settings(db_url=db_url, data_dir=tmp_path)
+    settings = Settings(auth="dev", db_url=db_url, data_dir=tmp_path)
     with LiveServer(settings) as live, httpx.Client(base_url=live.base, headers=FHIR, timeout=60) as http:
         pid = http.post("/Patient", json={"resourceType": "Patient", "name": [{"family": "Logged"}]}).json()["id"]
         assert http.get(f"/Patient/{pid}").status_code == 200

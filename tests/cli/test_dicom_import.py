@@ -36,7 +36,7 @@ def test_dicom_import_builds_the_study_and_runs_the_model(db_url: str, tmp_path:
     folder.mkdir()
     for name in ("CT_small.dcm", "MR_small.dcm"):
         shutil.copy(TEST_FILES / name, folder / name)
-    settings = Settings(db_url=db_url, data_dir=tmp_path, inference=True, mpi=False)  # counts Patients
+    settings = Settings(auth="dev", db_url=db_url, data_dir=tmp_path, inference=True, mpi=False)  # counts Patients
     with (tmp_path / "report.txt").open("w") as sink:
         assert run_import(settings, [folder], "hospital-a", Console(file=sink, width=200)) == 0
     assert _count(settings, "Patient") == 2
@@ -54,6 +54,6 @@ def test_dicom_import_builds_the_study_and_runs_the_model(db_url: str, tmp_path:
 def test_not_dicom_is_a_failed_file(tmp_path: Path) -> None:
     bad = tmp_path / "broken.dcm"
     bad.write_bytes(b"not a dicom file at all")
-    settings = Settings(db_url=f"sqlite:///{tmp_path / 'db.sqlite'}", data_dir=tmp_path, inference=False)
+    settings = Settings(auth="dev", db_url=f"sqlite:///{tmp_path / 'db.sqlite'}", data_dir=tmp_path, inference=False)
     with (tmp_path / "report.txt").open("w") as sink:
         assert run_import(settings, [bad], "hospital-a", Console(file=sink, width=200)) == 1

@@ -103,7 +103,8 @@ def _import(settings: Settings, paths: list[Path]) -> tuple[int, dict[str, int]]
 
 @pytest.fixture
 def settings(db_url: str, tmp_path: Path) -> Settings:
-    return Settings(db_url=db_url, data_dir=tmp_path / "data", mpi=False)  # counts Patients: no golden records
+    # counts Patients: no golden records
+    return Settings(auth="dev", db_url=db_url, data_dir=tmp_path / "data", mpi=False)
 
 
 def test_bundle_ndjson_and_folder_then_rerun_skips_all(settings: Settings, tmp_path: Path) -> None:
@@ -202,7 +203,7 @@ def test_cli_help_and_import(tmp_path: Path) -> None:
     db = f"sqlite:///{tmp_path / 'cli.db'}"
     done = runner.invoke(app, ["import", str(data), "--db", db, "--tenant", TENANT])
     assert done.exit_code == 0, done.output
-    assert Store(Settings(db_url=db, data_dir=tmp_path)).count("Patient", _id="cli-1") == 1
+    assert Store(Settings(auth="dev", db_url=db, data_dir=tmp_path)).count("Patient", _id="cli-1") == 1
     broken = tmp_path / "broken.json"
     broken.write_text("{", "utf-8")
     failed = runner.invoke(app, ["import", str(broken), "--db", db])

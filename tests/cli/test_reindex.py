@@ -44,7 +44,8 @@ def _resources() -> list[dict[str, Any]]:
 
 @pytest.fixture
 def settings(db_url: str, tmp_path: Path) -> Settings:
-    return Settings(db_url=db_url, data_dir=tmp_path, max_body_bytes=8 * 1024 * 1024, mpi=False)  # counts resources
+    # counts resources
+    return Settings(auth="dev", db_url=db_url, data_dir=tmp_path, max_body_bytes=8 * 1024 * 1024, mpi=False)
 
 
 @pytest.fixture

@@ -100,7 +100,8 @@ def _memory_results() -> dict[str, set[str]]:
 
 def test_blind_searches_on_both_engines_agree(db_url: str, tmp_path: Path) -> None:
     memory = _memory_results()
-    settings = Settings(db_url=db_url, data_dir=tmp_path, mpi=False)  # compared with an engine without golden records
+    # compared with an engine without golden records
+    settings = Settings(auth="dev", db_url=db_url, data_dir=tmp_path, mpi=False)
     with LiveServer(settings) as live, httpx.Client(base_url=live.base, headers=HEADERS, timeout=60) as http:
         for person in PEOPLE:
             assert http.post(f"/{person['resourceType']}", json=person).status_code == 201

@@ -95,7 +95,7 @@ def _seal_then_fail(store: SqlStore, cipher: EnvelopeCipher, context: PayloadCon
 
 
 def test_moved_rows_and_lost_keys_are_refused_opaquely(db_url: str, tmp_path: Path) -> None:
-    settings = Settings(db_url=db_url, data_dir=tmp_path, key_cache_ttl_s=0)
+    settings = Settings(auth="dev", db_url=db_url, data_dir=tmp_path, key_cache_ttl_s=0)
     headers = {"Content-Type": "application/fhir+json"}
     with LiveServer(settings) as live, httpx.Client(base_url=live.base, headers=headers, timeout=60) as http:
         a, b, c = (http.post("/Patient", json={"resourceType": "Patient", "name": [{"family": f}]}).json()["id"]

@@ -79,7 +79,7 @@ def _pg_dump(db_url: str) -> bytes:
 
 
 def test_no_plaintext_phi_at_rest(db_url: str, tmp_path: Path) -> None:
-    settings = Settings(db_url=db_url, data_dir=tmp_path)
+    settings = Settings(auth="dev", db_url=db_url, data_dir=tmp_path)
     with LiveServer(settings) as live, httpx.Client(base_url=live.base, headers=HEADERS, timeout=60) as http:
         _seed(http)
         if db_url.startswith("sqlite"):
@@ -96,7 +96,7 @@ def test_no_plaintext_phi_at_rest(db_url: str, tmp_path: Path) -> None:
 
 
 def test_the_grep_finds_phi_when_encryption_is_off(tmp_path: Path) -> None:
-    settings = Settings(db_url=f"sqlite:///{tmp_path / 'ehr.db'}", data_dir=tmp_path, encryption=False)
+    settings = Settings(auth="dev", db_url=f"sqlite:///{tmp_path / 'ehr.db'}", data_dir=tmp_path, encryption=False)
     with LiveServer(settings) as live, httpx.Client(base_url=live.base, headers=HEADERS, timeout=60) as http:
         _seed(http)
     blob = b"".join(_sqlite_files(tmp_path).values())

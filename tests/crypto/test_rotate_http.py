@@ -45,7 +45,7 @@ def _traffic(base: str, ids: list[str], stop: threading.Event, failures: list[st
 
 def test_rotation_is_online(db_url: str, tmp_path: Path) -> None:
     # a short key cache, so that the server unwraps re-wrapped keys while the rotations run
-    settings = Settings(db_url=db_url, data_dir=tmp_path, key_cache_ttl_s=0.05)
+    settings = Settings(auth="dev", db_url=db_url, data_dir=tmp_path, key_cache_ttl_s=0.05)
     with LiveServer(settings) as live, httpx.Client(base_url=live.base, headers=HEADERS, timeout=60) as http:
         ids = [http.post("/Patient", json=_patient(f"Seed{i}")).json()["id"] for i in range(20)]
         seeded = {f"patient:{pid}" for pid in ids}

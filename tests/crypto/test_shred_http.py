@@ -43,7 +43,7 @@ def _assert_erased(response: httpx.Response) -> None:
 
 
 def test_shred_erases_current_and_historic_versions(db_url: str, tmp_path: Path) -> None:
-    settings = Settings(db_url=db_url, data_dir=tmp_path, mpi=False)  # counts Patients; MPI: tests/mpi
+    settings = Settings(auth="dev", db_url=db_url, data_dir=tmp_path, mpi=False)  # counts Patients; MPI: tests/mpi
     with LiveServer(settings) as live, httpx.Client(base_url=live.base, headers=HEADERS, timeout=60) as http:
         gone_patient, gone_obs = _seed(http, "Shredded")
         kept_patient, kept_obs = _seed(http, "Kept")
@@ -91,7 +91,7 @@ def _services(settings: Settings, auditor: Recorder) -> Any:
 
 
 def test_shred_is_audited_in_its_own_transaction(db_url: str, tmp_path: Path) -> None:
-    settings = Settings(db_url=db_url, data_dir=tmp_path)
+    settings = Settings(auth="dev", db_url=db_url, data_dir=tmp_path)
     with LiveServer(settings) as live, httpx.Client(base_url=live.base, headers=HEADERS, timeout=60) as http:
         pid, _ = _seed(http, "Audited")
         failing = _services(settings, Recorder(fail=True))

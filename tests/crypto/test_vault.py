@@ -63,7 +63,7 @@ def test_a_wrong_token_or_no_vault_is_unavailable(vault: FakeVault) -> None:
 
 def test_the_service_keeps_its_keks_in_vault(vault: FakeVault, db_url: str, tmp_path: Path) -> None:
     # no key cache: every read after the rotation unwraps its re-wrapped key through Vault
-    settings = Settings(db_url=db_url, data_dir=tmp_path, vault_addr=vault.address, vault_token=TOKEN,
+    settings = Settings(auth="dev", db_url=db_url, data_dir=tmp_path, vault_addr=vault.address, vault_token=TOKEN,
                         key_cache_ttl_s=0)
     headers = {"Content-Type": "application/fhir+json", "X-Tenant": "hospital-v"}
     with LiveServer(settings) as live, httpx.Client(base_url=live.base, headers=headers, timeout=30) as http:

@@ -19,7 +19,7 @@ MRN = "http://hospital-a.example.org/mrn"
 
 @pytest.fixture
 def models_server(db_url: str, tmp_path: Path) -> Iterator[LiveServer]:
-    with LiveServer(Settings(db_url=db_url, data_dir=tmp_path, inference=True)) as live:
+    with LiveServer(Settings(auth="dev", db_url=db_url, data_dir=tmp_path, inference=True)) as live:
         yield live
 
 

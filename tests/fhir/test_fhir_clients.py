@@ -24,7 +24,7 @@ from ..conftest import LiveServer
 @pytest.fixture
 def live(tmp_path: Path) -> Iterator[LiveServer]:
     # compares Patient search results: no golden records
-    settings = Settings(db_url=f"sqlite:///{tmp_path / 'ehr.db'}", data_dir=tmp_path, mpi=False)
+    settings = Settings(auth="dev", db_url=f"sqlite:///{tmp_path / 'ehr.db'}", data_dir=tmp_path, mpi=False)
     with LiveServer(settings) as server:
         yield server
 

@@ -84,7 +84,8 @@ def test_examples_cover_every_served_type() -> None:
 
 
 def _serve(db_url: str, folder: Path) -> Iterator[httpx.Client]:
-    settings = Settings(db_url=db_url, data_dir=folder, max_body_bytes=8 << 20, mpi=False)  # examples as written
+    # examples as written
+    settings = Settings(auth="dev", db_url=db_url, data_dir=folder, max_body_bytes=8 << 20, mpi=False)
     headers = {"Content-Type": "application/fhir+json", "Accept": "application/fhir+json"}
     with LiveServer(settings) as live, httpx.Client(base_url=live.base, headers=headers, timeout=60) as http:
         yield http

@@ -21,7 +21,7 @@ def matcher() -> FakeMatcher:
 
 @pytest.fixture
 def mpi_server(db_url: str, tmp_path: Path, matcher: FakeMatcher) -> Iterator[LiveServer]:
-    settings = Settings(db_url=db_url, data_dir=tmp_path, max_body_bytes=8 * 1024 * 1024)
+    settings = Settings(auth="dev", db_url=db_url, data_dir=tmp_path, max_body_bytes=8 * 1024 * 1024)
     with LiveServer(settings, matcher=matcher) as live:
         yield live
 

@@ -45,7 +45,7 @@ def _run_link(monkeypatch: pytest.MonkeyPatch, settings: Settings, *extra: str) 
 
 
 def test_mpi_link_links_the_whole_index(db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    settings = Settings(db_url=db_url, data_dir=tmp_path)
+    settings = Settings(auth="dev", db_url=db_url, data_dir=tmp_path)
     ids = _store_unlinked(settings, [
         ("hospital-a", person("Smith")), ("hospital-b", person("Smith")), ("hospital-c", person("Smith")),
         ("hospital-a", person("Johnson", given="Eve")), ("hospital-b", person("Jonhson", given="Eve")),
@@ -91,7 +91,7 @@ def test_demo_links_the_person_known_at_two_hospitals(db_url: str, tmp_path: Pat
         (source / hospital).mkdir(parents=True)
         (source / hospital / "patient-000.json").write_bytes(
             _bundle(family, "Dana", f"197{number}-02-03", f"{number + 1}001", hospital))
-    settings = Settings(db_url=db_url, data_dir=tmp_path)
+    settings = Settings(auth="dev", db_url=db_url, data_dir=tmp_path)
     load_demo(settings, 1, Console(file=io.StringIO()), matcher=FakeMatcher())
     with LiveServer(settings) as live, httpx.Client(base_url=live.base, timeout=60) as http:
         a = http.get("/Patient", params={"identifier": "http://hospital-a.example.org/mrn|1001"}).json()

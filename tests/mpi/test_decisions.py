@@ -49,7 +49,7 @@ def test_steward_operations_are_audited_once_each(db_url: str, tmp_path: Path) -
     auditor = Recorder()
     services = replace(build_services(open_store(Settings(db_url=db_url)), matcher=FakeMatcher()), auditor=auditor)
     try:
-        with LiveServer(Settings(db_url=db_url, data_dir=tmp_path), services=services) as live, \
+        with LiveServer(Settings(auth="dev", db_url=db_url, data_dir=tmp_path), services=services) as live, \
                 httpx.Client(base_url=live.base, timeout=60) as http:
             ids = [http.post("/Patient", json=person("Smith"), headers={"X-Tenant": h}).json()["id"]
                    for h in ("hospital-a", "hospital-b")]

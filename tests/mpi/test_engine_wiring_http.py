@@ -35,7 +35,7 @@ def _patient(family: str, given: str, hospital: str, mrn: str, **extra: Any) -> 
 
 
 def test_the_installed_engine_links_one_person_across_hospitals(db_url: str, tmp_path: Path) -> None:
-    settings = Settings(db_url=db_url, data_dir=tmp_path)
+    settings = Settings(auth="dev", db_url=db_url, data_dir=tmp_path)
     with LiveServer(settings) as live, httpx.Client(base_url=live.base, headers=FHIR, timeout=60) as http:
         first = http.post("/Patient", json=_patient("Wrexingham", "Theodora", "hospital-a", "A-77"),
                           headers={"X-Tenant": "hospital-a"}).json()["id"]
@@ -77,7 +77,7 @@ def test_the_installed_engine_links_one_person_across_hospitals(db_url: str, tmp
 
 
 def test_shredding_a_patient_also_erases_the_golden_record_made_from_them(db_url: str, tmp_path: Path) -> None:
-    settings = Settings(db_url=db_url, data_dir=tmp_path)
+    settings = Settings(auth="dev", db_url=db_url, data_dir=tmp_path)
     with LiveServer(settings) as live, httpx.Client(base_url=live.base, headers=FHIR, timeout=60) as http:
         first = http.post("/Patient", json=_patient("Wrexingham", "Theodora", "hospital-a", "A-77"),
                           headers={"X-Tenant": "hospital-a"}).json()["id"]

@@ -64,7 +64,7 @@ def test_office_hours_and_denied_attempts_are_not_after_hours() -> None:
 
 
 def test_after_hours_uses_the_configured_zone_and_hours() -> None:
-    rules = AnomalyRules.from_settings(Settings(audit_timezone="America/New_York",
+    rules = AnomalyRules.from_settings(Settings(auth="dev", audit_timezone="America/New_York",
                                                 audit_office_hours=parse_office_hours("08:30-17:00")))
     # 13:00 UTC is 09:00 in New York (summer time): inside; 12:00 UTC is 08:00: outside
     assert after_hours([row(at(0, 13))], rules) == []

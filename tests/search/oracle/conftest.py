@@ -54,7 +54,8 @@ def loaded(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
            pg_available: bool) -> Iterator[Loaded]:
     tmp: Path = tmp_path_factory.mktemp("oracle")
     url = database_url(str(request.param), tmp, pg_available)
-    settings = Settings(db_url=url, data_dir=tmp, max_body_bytes=8 * 1024 * 1024, mpi=False)  # no golden records
+    # no golden records
+    settings = Settings(auth="dev", db_url=url, data_dir=tmp, max_body_bytes=8 * 1024 * 1024, mpi=False)
     headers = {"Content-Type": "application/fhir+json", "Accept": "application/fhir+json"}
     with LiveServer(settings) as live, httpx.Client(base_url=live.base, headers=headers, timeout=60) as http:
         resources = load(http, build(SEED))
