@@ -10,15 +10,17 @@ Every condition is a few indexed predicates: ``tenant``, ``patient`` and ``res_t
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import replace
 from typing import Any
 
-from sqlalchemy import ColumnElement, FromClause, Select, and_, exists, false, or_, select, true
+from sqlalchemy import ColumnElement, Connection, FromClause, Select, and_, exists, false, or_, select, true
 
-from ehr.auth.access import GOLDEN_TENANT, Access, Grant
+from ehr.auth.access import GOLDEN_TENANT, READ_LETTERS, Access, Grant
 from ehr.mpi.link_tables import mpi_links
 from ehr.search.sql import criterion_condition
-from ehr.store.sql.schema import resources
+from ehr.store.records import PendingWrite
+from ehr.store.sql.schema import resource_versions, resources
 
 Guard = Callable[[FromClause], ColumnElement[bool]]
 
@@ -94,3 +96,33 @@ def _linked_to_patient(patient: str) -> Select[Any]:
     a, b = mpi_links.alias("a"), mpi_links.alias("b")
     return select(a.c.source_id).select_from(a.join(b, a.c.golden_id == b.c.golden_id)).where(
         b.c.source_id == patient)
+
+
+def current_statement(access: Access, resource_type: str, id: str, *, for_update: bool) -> Select[Any]:
+    """The current version of one resource, when the caller may see it (columns as ``store._CURRENT``)."""
+    c = resources.c
+    stmt = select(c.res_type, c.res_id, c.tenant, c.version, c.last_updated, c.deleted, c.body, c.erased).where(
+        c.res_type == resource_type, c.res_id == id, visible(access, READ_LETTERS, resources))
+    return stmt.with_for_update(of=resources) if for_update else stmt
+
+
+def version_statement(access: Access, resource_type: str, id: str, version: int) -> Select[Any]:
+    """One version of a resource, when the caller may see it (columns as ``store._VERSION``)."""
+    v = resource_versions.c
+    return select(v.res_type, v.res_id, v.tenant, v.version, v.last_updated, v.deleted, v.body, v.erased,
+                  v.method).where(v.res_type == resource_type, v.res_id == id, v.version == version,
+                                  version_visible(access, READ_LETTERS, resource_versions))
+
+
+def keep_patients(conn: Connection, writes: Sequence[PendingWrite]) -> Sequence[PendingWrite]:
+    """Deletion markers keep the patient of the version they delete (so the same rights cover them)."""
+    if not any(w.deleted and w.patient is None for w in writes):
+        return writes
+    c = resources.c
+    out = []
+    for w in writes:
+        if w.deleted and w.patient is None:
+            patient = conn.execute(select(c.patient).where(c.res_type == w.resource_type, c.res_id == w.id)).scalar()
+            w = replace(w, patient=patient)
+        out.append(w)
+    return out

@@ -14,7 +14,6 @@ import hashlib
 import operator
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -34,8 +33,9 @@ from ehr.search.paging import edges, query_position
 from ehr.search.query import SearchQuery
 from ehr.store.protocol import HistoryQuery, SearchPage
 from ehr.store.records import PendingWrite, VersionRecord, now_us
+from ehr.store.sql import access as access_sql
 from ehr.store.sql import composites
-from ehr.store.sql.access import guard, version_visible, visible
+from ehr.store.sql.access import guard, version_visible
 from ehr.store.sql.data_keys import SqlKeyTable
 from ehr.store.sql.schema import INDEX_TABLES, VALUE_TABLES, idx_reference, import_ledger, resource_versions, resources
 from ehr.store.sql.write_check import check_writes as check_sql_writes
@@ -153,28 +153,16 @@ class SqlTx:
 
     def current(self, resource_type: str, id: str, *, for_update: bool = False) -> VersionRecord | None:
         if self.access is not None:
-            return self._current_visible(resource_type, id, for_update)
+            found = self.conn.execute(access_sql.current_statement(
+                self.access, resource_type, id, for_update=for_update and self._for_update_ok)).first()
+            return None if found is None else self._from_tuple(tuple(found), "PUT")
         sql = _CURRENT + (" FOR UPDATE" if for_update and self._for_update_ok else "")
         row = self._first(sql, (resource_type, id))
         return None if row is None else self._from_tuple(row, "PUT")
 
-    def _current_visible(self, resource_type: str, id: str, for_update: bool) -> VersionRecord | None:
-        assert self.access is not None
-        c = resources.c
-        stmt = select(c.res_type, c.res_id, c.tenant, c.version, c.last_updated, c.deleted, c.body, c.erased).where(
-            c.res_type == resource_type, c.res_id == id, visible(self.access, READ_LETTERS, resources))
-        if for_update and self._for_update_ok:
-            stmt = stmt.with_for_update(of=resources)
-        row = self.conn.execute(stmt).first()
-        return None if row is None else self._from_tuple(tuple(row), "PUT")
-
     def version(self, resource_type: str, id: str, version: int) -> VersionRecord | None:
         if self.access is not None:
-            v = resource_versions.c
-            found = self.conn.execute(select(
-                v.res_type, v.res_id, v.tenant, v.version, v.last_updated, v.deleted, v.body, v.erased, v.method,
-            ).where(v.res_type == resource_type, v.res_id == id, v.version == version,
-                    version_visible(self.access, READ_LETTERS, resource_versions))).first()
+            found = self.conn.execute(access_sql.version_statement(self.access, resource_type, id, version)).first()
             return None if found is None else self._from_tuple(tuple(found), found[8])
         row = self._first(_VERSION, (resource_type, id, version))
         return None if row is None else self._from_tuple(row, row[8])
@@ -217,7 +205,7 @@ class SqlTx:
     def write(self, writes: Sequence[PendingWrite]) -> list[VersionRecord]:
         if not writes:
             return []
-        writes = self._keep_patients(writes)
+        writes = access_sql.keep_patients(self.conn, writes)
         self.check_writes(writes)
         try:
             sealed = [self._seal(w) for w in writes]
@@ -323,24 +311,10 @@ class SqlTx:
     def check_writes(self, writes: Sequence[PendingWrite]) -> None:
         """Refuse (403) writes the unit of work's access does not allow, before anything is written."""
         if self.access is not None:
-            check_sql_writes(self.conn, self.access, self._keep_patients(writes))
+            check_sql_writes(self.conn, self.access, access_sql.keep_patients(self.conn, writes))
 
     def _visible(self, r: Any) -> Any:
         return true() if self._guard is None else self._guard(r)
-
-    def _keep_patients(self, writes: Sequence[PendingWrite]) -> Sequence[PendingWrite]:
-        """Deletion markers keep the patient of the version they delete (whose rights cover them)."""
-        if not any(w.deleted and w.patient is None for w in writes):
-            return writes
-        c = resources.c
-        out = []
-        for w in writes:
-            if w.deleted and w.patient is None:
-                patient = self.conn.execute(select(c.patient).where(
-                    c.res_type == w.resource_type, c.res_id == w.id)).scalar()
-                w = replace(w, patient=patient)
-            out.append(w)
-        return out
 
     def lock(self, key: str) -> None:
         """PostgreSQL: a transaction-scoped advisory lock on the key's hash. SQLite: nothing to do, a
