@@ -17,7 +17,7 @@ from ehr.search.index_rows import IndexRows
 from ehr.search.memory import matches, sort_value
 from ehr.search.paging import order_rows, page_of
 from ehr.search.query import SearchQuery, SortValue
-from ehr.store.memory_access import Links, Row, check_content, covered, letter_of, refusal
+from ehr.store.memory_access import NO_LINKS, Links, Row, check_content, covered, letter_of, refusal
 from ehr.store.protocol import HistoryQuery, SearchPage
 from ehr.store.records import PendingWrite, VersionRecord
 
@@ -70,6 +70,9 @@ class MemoryTx:
         return MemoryTx(self.state, access, self.links)
 
     def _links(self) -> Links:
+        """The index as the rules need it; only a declared purpose of use reaches across hospitals."""
+        if self.access is None or self.access.purpose is None:
+            return NO_LINKS
         tenants = {key[1]: r.tenant for key, r in self.state.current.items() if key[0] == "Patient"}
         return Links(self.links, tenants)
 
