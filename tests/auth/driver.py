@@ -77,6 +77,11 @@ class Driver:
         return self.call(case, interaction, resource_type, None,
                          lambda c, tx: search.search(c, self.services, tx, resource_type, pairs))
 
+    def compartment(self, case: Case, patient_id: str) -> Answer:
+        """``GET Patient/[id]/*``."""
+        return self.call(case, "search-compartment", "Patient", patient_id, lambda c, tx: search.compartment_search(
+            c, self.services, tx, patient_id, None, [("_count", "500")]))
+
     def history(self, case: Case, resource_type: str | None, id: str | None) -> Answer:
         interaction = "history-system" if resource_type is None else "history-type" if id is None \
             else "history-instance"
@@ -127,6 +132,8 @@ def load_world(driver: Driver, store_links: Callable[[dict[str, str]], None]) ->
         for version in range(1, item.versions + 1):
             answer = driver.put(case, body(item, version))
             assert answer.status in (200, 201), (item.key, answer)
+        if item.deleted:
+            assert driver.delete(case, item).status == 204
     store_links(LINKS)
     return items
 

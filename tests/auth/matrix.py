@@ -31,6 +31,8 @@ class Item:
     category: str | None = None
     subject: str | None = None
     versions: int = 1
+    #: deleted after its versions were written
+    deleted: bool = False
 
     @property
     def key(self) -> str:
@@ -55,6 +57,7 @@ def world() -> list[Item]:
     for tenant, t in (("alpha", "a"), ("beta", "b")):
         items += [Item("Practitioner", f"dr-{t}", tenant, None), Item("Organization", f"org-{t}", tenant, None)]
     items.append(Item("Observation", "obs-nosubj-a", "alpha", None, "laboratory"))
+    items.append(Item("Condition", "cond-gone-pa1", "alpha", "pa1", subject="pa1", deleted=True))
     return items
 
 
@@ -230,4 +233,11 @@ def may_create(case: Case, observation_of: str | None, category: str) -> bool:
 def read_status(case: Case, item: Item) -> int:
     if not allows(case, item.resource_type, "r"):
         return 403
-    return 200 if covers(case, item) else 404
+    if not covers(case, item):
+        return 404
+    return 410 if item.deleted else 200
+
+
+def found(case: Case, item: Item) -> bool:
+    """Whether a search (or ``$everything``) by the caller returns ``item``."""
+    return not item.deleted and covers(case, item)

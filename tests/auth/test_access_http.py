@@ -37,6 +37,8 @@ def loaded(db_url: str, tmp_path: Path) -> Iterator[tuple[LiveServer, SigningKey
                 for version in range(1, item.versions + 1):
                     answer = http.put(f"/{item.key}", json=body(item, version))
                     assert answer.status_code in (200, 201), answer.text
+                if item.deleted:
+                    assert http.delete(f"/{item.key}").status_code == 204
         engine = make_engine(db_url)
         with engine.begin() as conn:
             conn.execute(mpi_links.insert(), [{"source_id": s, "golden_id": g, "origin": "manual", "score": None,
