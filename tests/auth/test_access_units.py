@@ -4,15 +4,19 @@ conditional writes that must not duplicate what the scopes hide."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 from sqlalchemy.dialects import sqlite
 
 from ehr.api.app import build_services
+from ehr.audit.boundary import AuditRecord
+from ehr.audit.receipts import DONE, Receipt
 from ehr.auth.access import GOLDEN_TENANT, Access, Grant, access_for
 from ehr.auth.boundary import Action, Principal
 from ehr.auth.scope_authorizer import ScopeAuthorizer
 from ehr.errors import FhirError, Forbidden
-from ehr.fhir.interactions import create
+from ehr.fhir.interactions import create, read
 from ehr.fhir.interactions.context import Context
 from ehr.fhir.interactions.runner import execute
 from ehr.mpi.golden import MPI_TENANT
@@ -20,6 +24,7 @@ from ehr.search.query import Chain, Criterion, Reverse, SearchQuery, StringValue
 from ehr.search.registry import Registry
 from ehr.search.sql import page_statement
 from ehr.store.memory import MemoryStore
+from ehr.store.protocol import Tx
 from ehr.store.sql.access import guard
 from tests.auth.matrix import CATEGORY, observation, scope
 
@@ -141,3 +146,34 @@ def test_a_conditional_create_does_not_duplicate_what_the_scopes_hide() -> None:
             lab_only, services, tx, "Observation", observation("v2", "laboratory", "p1", "alpha"),
             if_none_exist="identifier=urn:test|v1"), write=True)
     assert refused.value.status == 412
+
+
+class _Recorder:
+    def __init__(self) -> None:
+        self.events: list[AuditRecord] = []
+
+    def record(self, event: AuditRecord, tx: Tx | None) -> Receipt:
+        self.events.append(event)
+        return DONE
+
+
+def test_denials_and_break_glass_are_audited() -> None:
+    recorder = _Recorder()
+    services = replace(build_services(MemoryStore()), auditor=recorder)
+    dev = Context("http://test/fhir", Principal("alpha"))
+    execute(services, dev, Action("create", "Observation"), lambda tx: create.create(
+        dev, services, tx, "Observation", observation("o1", "laboratory", "p1", "alpha")), write=True)
+    created = recorder.events[-1].id
+    assert created is not None
+    patient_only = _ctx("patient/Patient.r", patient="p1")
+    with pytest.raises(Forbidden):
+        execute(services, patient_only, Action("read", "Observation", created),
+                lambda tx: read.read(tx, "Observation", created), write=False)
+    assert recorder.events[-1].status == 403
+    glass = Context("http://test/fhir", Principal("beta", scopes=(scope("user/*.rs"),)), purpose_of_use="TREAT",
+                    break_glass=True)
+    answer = execute(services, glass, Action("read", "Observation", created),
+                     lambda tx: read.read(tx, "Observation", created), write=False)
+    assert answer.status == 200
+    assert recorder.events[-1].break_glass
+    assert recorder.events[-1].purpose_of_use == "TREAT"
