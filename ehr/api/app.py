@@ -23,6 +23,7 @@ from ehr.audit.reports.anomalies import NoCareLinks
 from ehr.audit.reports.memory import MemoryAuditReader
 from ehr.audit.rows import AuditReader
 from ehr.auth.audit_access import AuditOfficersOnly
+from ehr.auth.scope_authorizer import ScopeAuthorizer
 from ehr.crypto.blind import BlindIndexKey
 from ehr.crypto.setup import open_blind_key, open_cipher
 from ehr.fhir import validation
@@ -54,7 +55,7 @@ def build_services(store: Store, registry: Registry | None = None, *, blind_key:
         rows = extract_index_rows(resource, reg)
         return rows if blinder is None else blinder.rows(resource["resourceType"], rows)
 
-    authorizer = AuditOfficersOnly()
+    authorizer = AuditOfficersOnly(ScopeAuthorizer())
     if audit is None:
         return Services(store=store, indexer=indexer, registry=reg, blinder=blinder, authorizer=authorizer,
                         matcher=matcher)

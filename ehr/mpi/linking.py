@@ -61,12 +61,23 @@ class LinkingTx:
     """A unit of work that links the Patients written through it; everything else is delegated."""
 
     def __init__(self, inner: Tx, ctx: Context, services: Services, matcher: Matcher[Any]) -> None:
-        self.inner, self.ctx, self.services, self.matcher = inner, ctx, services, matcher
+        #: ``inner`` sees what the caller may see; the linking itself reads and writes unrestricted
+        #: (other hospitals' Patients, golden records), once the caller's writes passed its rights
+        self.restricted = inner
+        self.access = inner.access
+        self.inner = inner.with_access(None)
+        self.ctx, self.services, self.matcher = ctx, services, matcher
         self.conn = getattr(inner, "conn", None)
+
+    def with_access(self, access: Any) -> Tx:
+        return LinkingTx(self.inner.with_access(access), self.ctx, self.services, self.matcher)
 
     def write(self, writes: Sequence[PendingWrite]) -> list[VersionRecord]:
         if not any(w.resource_type == "Patient" for w in writes):
-            return self.inner.write(writes)
+            return self.restricted.write(writes)
+        check = getattr(self.restricted, "check_writes", None)
+        if check is not None:
+            check(writes)
         links, effects = link_store(self.inner), Effects()
         prepared = [self._prepare(w, links, effects) for w in writes]
         records = self.inner.write(prepared)
@@ -102,26 +113,26 @@ class LinkingTx:
 
     # the rest of Tx, delegated
     def current(self, resource_type: str, id: str, *, for_update: bool = False) -> VersionRecord | None:
-        return self.inner.current(resource_type, id, for_update=for_update)
+        return self.restricted.current(resource_type, id, for_update=for_update)
 
     def version(self, resource_type: str, id: str, version: int) -> VersionRecord | None:
-        return self.inner.version(resource_type, id, version)
+        return self.restricted.version(resource_type, id, version)
 
     def history(self, query: HistoryQuery) -> list[VersionRecord]:
-        return self.inner.history(query)
+        return self.restricted.history(query)
 
     def search(self, query: SearchQuery) -> SearchPage:
-        return self.inner.search(query)
+        return self.restricted.search(query)
 
     def read_many(self, keys: Sequence[tuple[str, str]]) -> list[VersionRecord]:
-        return self.inner.read_many(keys)
+        return self.restricted.read_many(keys)
 
     def outgoing(self, keys: Sequence[tuple[str, str]], param: str | None) -> list[tuple[str, str]]:
-        return self.inner.outgoing(keys, param)
+        return self.restricted.outgoing(keys, param)
 
     def incoming(self, source_type: str | None, param: str | None, targets: Sequence[tuple[str, str]],
                  limit: int) -> list[VersionRecord]:
-        return self.inner.incoming(source_type, param, targets, limit)
+        return self.restricted.incoming(source_type, param, targets, limit)
 
     def lock(self, key: str) -> None:
         self.inner.lock(key)

@@ -13,6 +13,7 @@ value is the range [low, high] its precision implies, and so is the search value
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any, assert_never
 
@@ -52,20 +53,26 @@ from ehr.store.sql.schema import (
     resources,
 )
 
+#: the condition rows of ``resources`` (or an alias of it) must also meet: the caller's rights
+#: (``ehr.store.sql.access``), applied to the searched rows and to every chain target and ``_has`` referrer
+Guard = Callable[[FromClause], ColumnElement[bool]]
+
 _TABLES = {"token": idx_token, "string": idx_string, "reference": idx_reference, "date": idx_date,
            "number": idx_number, "quantity": idx_quantity, "uri": idx_uri}
 
 
-def where_clause(query: SearchQuery, *, narrowed: bool = False) -> ColumnElement[bool]:
+def where_clause(query: SearchQuery, *, narrowed: bool = False, guard: Guard | None = None) -> ColumnElement[bool]:
     """The WHERE condition selecting current, non-deleted resources that match every criterion
-    (``narrowed``: the caller already keeps to the searched type)."""
+    (``narrowed``: the caller already keeps to the searched type) and meet the ``guard``."""
     conditions: list[ColumnElement[bool]] = [resources.c.deleted == false(), resources.c.erased == false()]
+    if guard is not None:
+        conditions.append(guard(resources))
     narrowed = narrowed or any(_narrows_type(c) for c in query.criteria)
     if query.resource_type is not None and not narrowed:
         conditions.append(resources.c.res_type == query.resource_type)
     if query.compartment is not None:
         conditions.append(_compartment(query.compartment))
-    conditions.extend(_criterion(query.resource_type, c, resources) for c in query.criteria)
+    conditions.extend(_criterion(query.resource_type, c, resources, guard) for c in query.criteria)
     return and_(*conditions)
 
 
@@ -108,7 +115,7 @@ def driver(query: SearchQuery) -> Criterion | None:
     return None
 
 
-def _driven_page(query: SearchQuery, lead: Criterion, after: int | None) -> Select[Any]:
+def _driven_page(query: SearchQuery, lead: Criterion, after: int | None, guard: Guard | None) -> Select[Any]:
     """The page read along ``lead``'s index and joined to ``resources``: it stops after ``count + 1``
     matches however many there are. A resource with two equal index rows for ``lead`` would come twice;
     the store then asks again with ``page_statement(query, drive=False)``."""
@@ -116,13 +123,13 @@ def _driven_page(query: SearchQuery, lead: Criterion, after: int | None) -> Sele
     rest = replace(query, criteria=tuple(c for c in query.criteria if c is not lead))
     stmt = (select(resources).select_from(table.join(resources, resources.c.pk == table.c.pk))
             .where(table.c.res_type == query.resource_type, table.c.param == lead.param,
-                   _value(table, lead, lead.values[0]), where_clause(rest, narrowed=True)))
+                   _value(table, lead, lead.values[0]), where_clause(rest, narrowed=True, guard=guard)))
     if after is not None:
         stmt = stmt.where(table.c.pk > after)
     return stmt.order_by(table.c.pk).limit(query.count + 1)
 
 
-def page_statement(query: SearchQuery, *, drive: bool = True) -> Select[Any]:
+def page_statement(query: SearchQuery, *, drive: bool = True, guard: Guard | None = None) -> Select[Any]:
     """One page (plus one row, to tell whether more follow) in the result order. Rows of a sorted or
     backward page carry their sort values as ``s0``, ``s1``...; a backward page comes in reverse order.
     With ``drive``, an unsorted page is read along the index of its :func:`driver`, if it has one."""
@@ -130,13 +137,13 @@ def page_statement(query: SearchQuery, *, drive: bool = True) -> Select[Any]:
     if not query.sort and (position is None or not position.backward):
         lead = driver(query) if drive else None
         if lead is not None:
-            return _driven_page(query, lead, None if position is None else position.pk)
-        stmt = select(resources).where(where_clause(query))
+            return _driven_page(query, lead, None if position is None else position.pk, guard)
+        stmt = select(resources).where(where_clause(query, guard=guard))
         if position is not None:
             stmt = stmt.where(resources.c.pk > position.pk)
         return stmt.order_by(resources.c.pk).limit(query.count + 1)
     values = [_sort_value(k).label(f"s{i}") for i, k in enumerate(query.sort)]
-    inner = select(resources, *values).where(where_clause(query)).subquery()
+    inner = select(resources, *values).where(where_clause(query, guard=guard)).subquery()
     keys = [inner.c[f"s{i}"] for i in range(len(query.sort))]
     backward = position is not None and position.backward
     order = []
@@ -182,16 +189,23 @@ def _past(column: Any, value: SortValue, descending: bool, backward: bool) -> Co
     return beyond if backward else or_(beyond, column.is_(None))
 
 
-def count_statement(query: SearchQuery) -> Select[Any]:
-    return select(func.count()).select_from(resources).where(where_clause(query))
+def count_statement(query: SearchQuery, guard: Guard | None = None) -> Select[Any]:
+    return select(func.count()).select_from(resources).where(where_clause(query, guard=guard))
 
 
-def _criterion(resource_type: str | None, c: Criterion, r: FromClause) -> ColumnElement[bool]:
-    """The condition on the rows of ``r`` (``resources`` or an alias of it) that ``c`` selects."""
+def criterion_condition(resource_type: str | None, c: Criterion, r: FromClause) -> ColumnElement[bool]:
+    """The condition on the rows of ``r`` (``resources`` or an alias of it) that ``c`` selects (for a
+    granular scope's criteria, ``ehr.store.sql.access``)."""
+    return _criterion(resource_type, c, r, None)
+
+
+def _criterion(resource_type: str | None, c: Criterion, r: FromClause, guard: Guard | None) -> ColumnElement[bool]:
+    """The condition on the rows of ``r`` (``resources`` or an alias of it) that ``c`` selects; chain
+    targets and ``_has`` referrers must meet ``guard`` too."""
     if isinstance(c.link, Chain):
-        return _chain(resource_type, c.param, c.link, r)
+        return _chain(resource_type, c.param, c.link, r, guard)
     if isinstance(c.link, Reverse):
-        return _reverse(resource_type, c.link, r)
+        return _reverse(resource_type, c.link, r, guard)
     if c.type == "id":
         ids = [v.code for v in c.values if isinstance(v, TokenValue) and v.code and not v.system]
         return r.c.res_id.in_(ids)
@@ -263,14 +277,17 @@ def _part(table: Any, part: CompositePart) -> ColumnElement[bool]:
     assert_never(v)
 
 
-def _chain(resource_type: str | None, param: str, chain: Chain, r: FromClause) -> ColumnElement[bool]:
+def _chain(resource_type: str | None, param: str, chain: Chain, r: FromClause,
+           guard: Guard | None) -> ColumnElement[bool]:
     """Rows of ``r`` whose reference ``param`` points at a current target meeting the inner criterion."""
     ref = idx_reference.alias()
     targets = []
     for target_type, inner in chain.targets:
         t = resources.alias()
         matching = select(t.c.res_id).where(t.c.res_type == target_type, t.c.deleted == false(),
-                                            t.c.erased == false(), _criterion(target_type, inner, t))
+                                            t.c.erased == false(), _criterion(target_type, inner, t, guard))
+        if guard is not None:
+            matching = matching.where(guard(t))
         targets.append(and_(ref.c.target_type == target_type, ref.c.target_id.in_(matching)))
     scope = [ref.c.param == param, or_(*targets)]
     if resource_type is not None:
@@ -278,7 +295,7 @@ def _chain(resource_type: str | None, param: str, chain: Chain, r: FromClause) -
     return r.c.pk.in_(select(ref.c.pk).where(*scope))
 
 
-def _reverse(resource_type: str | None, has: Reverse, r: FromClause) -> ColumnElement[bool]:
+def _reverse(resource_type: str | None, has: Reverse, r: FromClause, guard: Guard | None) -> ColumnElement[bool]:
     """Rows of ``r`` that a current ``has.source_type`` resource meeting the inner criterion points at."""
     ref = idx_reference.alias()
     source = resources.alias()
@@ -286,7 +303,9 @@ def _reverse(resource_type: str | None, has: Reverse, r: FromClause) -> ColumnEl
                  .where(ref.c.res_type == has.source_type, ref.c.param == has.param,
                         ref.c.target_type == resource_type, source.c.deleted == false(),
                         source.c.erased == false(),
-                        _criterion(has.source_type, has.inner, source)))
+                        _criterion(has.source_type, has.inner, source, guard)))
+    if guard is not None:
+        referring = referring.where(guard(source))
     return r.c.res_id.in_(referring)
 
 

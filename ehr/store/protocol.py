@@ -11,10 +11,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from ehr.search.query import Position, SearchQuery
 from ehr.store.records import PendingWrite, VersionRecord
+
+if TYPE_CHECKING:
+    from ehr.auth.access import Access
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +48,17 @@ class SearchPage:
 
 
 class Tx(Protocol):
+    """Every read of a unit of work opened with an ``access`` applies it in the query itself (rules:
+    ``ehr.auth.access``); its writes are checked against it before anything is written."""
+
+    #: the rights its reads and writes keep to; None: unrestricted
+    access: Access | None
+
+    def with_access(self, access: Access | None) -> Tx:
+        """The same unit of work seen with other rights; None: unrestricted (the master patient index's
+        linking and other internal machinery)."""
+        ...
+
     def current(self, resource_type: str, id: str, *, for_update: bool = False) -> VersionRecord | None:
         """The latest version (possibly a deletion marker), or None if the id was never used."""
         ...
@@ -89,8 +103,9 @@ class Tx(Protocol):
 
 
 class Store(Protocol):
-    def unit_of_work(self, *, write: bool) -> AbstractContextManager[Tx]:
-        """A transaction: committed when the block ends normally, rolled back on any exception."""
+    def unit_of_work(self, *, write: bool, access: Access | None = None) -> AbstractContextManager[Tx]:
+        """A transaction: committed when the block ends normally, rolled back on any exception. Its
+        reads and writes keep to ``access`` (None: unrestricted)."""
         ...
 
     def close(self) -> None: ...

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from urllib.parse import parse_qsl
 
+from ehr.auth.access import own_hospital
 from ehr.errors import BadRequest, PreconditionFailed
 from ehr.fhir.interactions.context import Context, Services
 from ehr.fhir.terminology import StoredTerminology
@@ -41,4 +42,10 @@ def single_match(ctx: Context, services: Services, tx: Tx, resource_type: str,
             f"The criteria '{criteria}' match more than one {resource_type}; make them selective enough "
             "to match at most one (for example by identifier)."
         )
+    if not found and tx.access is not None:
+        hidden = find_matches(ctx, services, tx.with_access(own_hospital(tx.access)), resource_type, criteria)
+        if hidden:
+            raise PreconditionFailed(
+                f"The criteria '{criteria}' match a {resource_type} of your hospital that the granted scopes do "
+                "not cover; ask for a scope that covers it rather than creating a duplicate.")
     return found[0] if found else None

@@ -9,7 +9,8 @@ from typing import Any, Literal, Protocol
 
 from ehr.audit.boundary import Auditor, AuditSearch, NoAudit
 from ehr.audit.receipts import DONE, Receipt
-from ehr.auth.boundary import AllowAll, Authorizer, Principal
+from ehr.auth.boundary import Authorizer, Principal
+from ehr.auth.scope_authorizer import ScopeAuthorizer
 from ehr.mpi.protocol import Matcher
 from ehr.search.blind import Blinder
 from ehr.search.index_rows import IndexRows
@@ -59,7 +60,7 @@ class Services:
     store: Store
     indexer: Callable[[dict[str, Any]], IndexRows]
     registry: Any
-    authorizer: Authorizer = field(default_factory=AllowAll)
+    authorizer: Authorizer = field(default_factory=ScopeAuthorizer)
     auditor: Auditor = field(default_factory=NoAudit)
     #: None when the models are not loaded (``Settings.inference`` off)
     suggester: Suggester | None = None

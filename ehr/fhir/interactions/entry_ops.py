@@ -7,6 +7,7 @@ from typing import Any
 
 import orjson
 
+from ehr.auth.boundary import Action
 from ehr.errors import BadRequest, FhirError
 from ehr.fhir.bundles import resource_fragment
 from ehr.fhir.interactions import create, delete, history, patch, read, search, update
@@ -19,7 +20,26 @@ from ehr.store.records import to_instant
 _REASONS = {200: "OK", 201: "Created", 204: "No Content", 304: "Not Modified"}
 
 
+def authorize(ctx: Context, services: Services, entry: Entry) -> None:
+    """Ask the authorizer about the entry as the interaction it is (a Bundle is checked entry by entry:
+    https://hl7.org/fhir/smart-app-launch/scopes-and-launch-context.html)."""
+    services.authorizer.check(ctx.principal, Action(_interaction(entry), entry.resource_type or None,
+                                                    entry.parts[1] if len(entry.parts) > 1 else None))
+
+
+def _interaction(entry: Entry) -> str:
+    parts = entry.parts
+    if entry.method in ("GET", "HEAD"):
+        if len(parts) == 1:
+            return "search-type"
+        if len(parts) == 3:
+            return "history-instance"
+        return "vread" if len(parts) == 4 else "read"
+    return {"POST": "create", "PUT": "update", "PATCH": "patch", "DELETE": "delete"}.get(entry.method, "unknown")
+
+
 def run_entry(ctx: Context, services: Services, tx: Tx, entry: Entry) -> Result:
+    authorize(ctx, services, entry)
     parts, if_match = entry.parts, parse_etag(entry.if_match)
     if entry.method in ("GET", "HEAD"):
         return _run_read(ctx, services, tx, entry)
@@ -42,6 +62,7 @@ def run_entry(ctx: Context, services: Services, tx: Tx, entry: Entry) -> Result:
 
 
 def run_delete(ctx: Context, services: Services, tx: Tx, entry: Entry) -> Result:
+    authorize(ctx, services, entry)
     parts = entry.parts
     check_writable(entry.resource_type)
     if len(parts) == 2:

@@ -1,4 +1,5 @@
-"""The one place every interaction passes through: authorization first, then the unit of work (whose
+"""The one place every interaction passes through: authorization first (the type-level check, then the
+caller's rights compiled into every query of the unit of work, ``ehr.auth.access``), then the unit of work (whose
 Patient writes the master patient index links, ``ehr.mpi.linking``), then exactly one audit record —
 inside the same transaction for writes (so the entry commits with the data, or not at all), and after it
 for reads and failures, whose receipt (on the result, or attached to the exception) the HTTP layer awaits
@@ -10,6 +11,7 @@ from collections.abc import Callable
 
 from ehr.audit.boundary import AuditRecord, Touched
 from ehr.audit.receipts import attach
+from ehr.auth.access import access_for
 from ehr.auth.boundary import Action
 from ehr.errors import FhirError
 from ehr.fhir.compartment import patients_of
@@ -22,7 +24,8 @@ def execute(services: Services, ctx: Context, action: Action, fn: Callable[[Tx],
             write: bool) -> Result:
     try:
         services.authorizer.check(ctx.principal, action)
-        with services.store.unit_of_work(write=write) as tx:
+        access = access_for(ctx, services.registry, services.blinder)
+        with services.store.unit_of_work(write=write, access=access) as tx:
             result = run_linked(services, ctx, tx, fn) if write else fn(tx)
             if write:
                 result.receipt = services.auditor.record(_record(services, ctx, action, result.status, result), tx)

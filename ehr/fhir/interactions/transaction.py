@@ -70,6 +70,8 @@ def transaction(ctx: Context, services: Services, tx: Tx, entries: list[Entry],
     current: Entry | None = None
     check_overlaps(entries)
     try:
+        for current in entries:
+            entry_ops.authorize(ctx, services, current)
         for current in sorted((e for e in entries if e.method == "DELETE"), key=lambda e: e.index):
             deleted = entry_ops.run_delete(ctx, services, tx, current)
             touched.extend(deleted.touched_records())

@@ -9,7 +9,8 @@ exactly one page. ``_mdm=true`` (this service) spans every record the master pat
 the same person, adds the golden Patient, and shows identical facts reported by two hospitals once
 (``ehr.mpi.facts``), the kept one listing the others in ``also-reported-by`` extensions. Every
 resource carries its source hospital as a ``meta.tag`` (``source-hospital``). Which hospitals'
-parts a caller may see is decided in :func:`visible_parts`, the seam of the authorization work.
+parts a caller may see is decided by the unit of work's access (``ehr.auth.access``), compiled into
+every query this operation makes; :func:`visible_parts` remains the seam for rules beyond it (consent).
 """
 
 from __future__ import annotations
@@ -38,8 +39,8 @@ PAGE = 1000
 
 
 def visible_parts(principal: Principal, records: Sequence[VersionRecord]) -> list[VersionRecord]:  # noqa: ARG001
-    """The records of the unified record ``principal`` may see. Today: all of them; the authorization
-    work decides here which hospitals' parts a caller sees (consent, tenant, purpose of use)."""
+    """The records of the unified record ``principal`` may see beyond what the queries already kept to
+    (tenant, scopes, purpose of use: ``ehr.auth.access``): today, all of them."""
     return list(records)
 
 

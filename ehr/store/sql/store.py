@@ -18,10 +18,11 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
-from sqlalchemy import Connection, Engine, Row, Table, and_, delete, exists, false, select, update
+from sqlalchemy import Connection, Engine, Row, Table, and_, delete, exists, false, select, true, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
 
+from ehr.auth.access import READ_LETTERS, Access
 from ehr.crypto.boundary import DataKeyErased, IdentityCipher, PayloadCipher, PayloadContext
 from ehr.crypto.envelope import DecryptionError
 from ehr.crypto.kek import KekUnavailable
@@ -32,9 +33,12 @@ from ehr.search.paging import edges, query_position
 from ehr.search.query import SearchQuery
 from ehr.store.protocol import HistoryQuery, SearchPage
 from ehr.store.records import PendingWrite, VersionRecord, now_us
+from ehr.store.sql import access as access_sql
 from ehr.store.sql import composites
+from ehr.store.sql.access import guard, version_visible
 from ehr.store.sql.data_keys import SqlKeyTable
 from ehr.store.sql.schema import INDEX_TABLES, VALUE_TABLES, idx_reference, import_ledger, resource_versions, resources
+from ehr.store.sql.write_check import check_writes as check_sql_writes
 
 _CURRENT = ("SELECT res_type, res_id, tenant, version, last_updated, deleted, body, erased FROM resources "
             "WHERE res_type = ? AND res_id = ?")
@@ -98,20 +102,21 @@ class SqlStore:
         self._writer_lock = Path(f"{database}.writer-lock") if database and database != ":memory:" else None
 
     @contextmanager
-    def unit_of_work(self, *, write: bool) -> Iterator[SqlTx]:
+    def unit_of_work(self, *, write: bool, access: Access | None = None) -> Iterator[SqlTx]:
         """Writes run in one transaction (SQLite: BEGIN IMMEDIATE). Reads run without an explicit one:
         a read of one resource is one statement, and on PostgreSQL autocommit saves the BEGIN and
-        COMMIT round trips."""
+        COMMIT round trips. ``access`` (None: unrestricted) is compiled into every query of the unit
+        of work (``ehr.store.sql.access``)."""
         with self._writer(write), self.engine.connect() as conn:
             if self._sqlite:
                 conn.connection.info["begin_mode"] = "IMMEDIATE" if write else "DEFERRED"
             if write:
                 with conn.begin():
-                    yield SqlTx(conn, self.cipher, for_update_ok=not self._sqlite)
+                    yield SqlTx(conn, self.cipher, for_update_ok=not self._sqlite, access=access)
             else:
                 if not self._sqlite:
                     conn = conn.execution_options(isolation_level="AUTOCOMMIT")
-                yield SqlTx(conn, self.cipher, for_update_ok=not self._sqlite)
+                yield SqlTx(conn, self.cipher, for_update_ok=not self._sqlite, access=access)
 
     @contextmanager
     def _writer(self, write: bool) -> Iterator[None]:
@@ -133,18 +138,32 @@ class SqlStore:
 
 
 class SqlTx:
-    def __init__(self, conn: Connection, cipher: PayloadCipher, *, for_update_ok: bool) -> None:
+    def __init__(self, conn: Connection, cipher: PayloadCipher, *, for_update_ok: bool,
+                 access: Access | None = None) -> None:
         self.conn = conn
         self.cipher = cipher
         self.keys = SqlKeyTable(conn)
         self._for_update_ok = for_update_ok
+        self.access = access
+        self._guard = None if access is None else guard(access, READ_LETTERS)
+
+    def with_access(self, access: Access | None) -> SqlTx:
+        """The same unit of work seen with other rights (None: unrestricted, for internal machinery)."""
+        return SqlTx(self.conn, self.cipher, for_update_ok=self._for_update_ok, access=access)
 
     def current(self, resource_type: str, id: str, *, for_update: bool = False) -> VersionRecord | None:
+        if self.access is not None:
+            found = self.conn.execute(access_sql.current_statement(
+                self.access, resource_type, id, for_update=for_update and self._for_update_ok)).first()
+            return None if found is None else self._from_tuple(tuple(found), "PUT")
         sql = _CURRENT + (" FOR UPDATE" if for_update and self._for_update_ok else "")
         row = self._first(sql, (resource_type, id))
         return None if row is None else self._from_tuple(row, "PUT")
 
     def version(self, resource_type: str, id: str, version: int) -> VersionRecord | None:
+        if self.access is not None:
+            found = self.conn.execute(access_sql.version_statement(self.access, resource_type, id, version)).first()
+            return None if found is None else self._from_tuple(tuple(found), found[8])
         row = self._first(_VERSION, (resource_type, id, version))
         return None if row is None else self._from_tuple(row, row[8])
 
@@ -186,6 +205,8 @@ class SqlTx:
     def write(self, writes: Sequence[PendingWrite]) -> list[VersionRecord]:
         if not writes:
             return []
+        writes = access_sql.keep_patients(self.conn, writes)
+        self.check_writes(writes)
         try:
             sealed = [self._seal(w) for w in writes]
             creates = [(w, b) for w, b in zip(writes, sealed, strict=True) if w.expected_version is None]
@@ -206,6 +227,8 @@ class SqlTx:
     def history(self, query: HistoryQuery) -> list[VersionRecord]:
         v = resource_versions.c
         stmt = select(resource_versions).where(v.erased == false())
+        if self.access is not None:
+            stmt = stmt.where(version_visible(self.access, READ_LETTERS, resource_versions))
         if query.resource_type is not None:
             stmt = stmt.where(v.res_type == query.resource_type)
         if query.id is not None:
@@ -223,9 +246,9 @@ class SqlTx:
         return self._records(rows, lambda r: (r.method, r.seq))
 
     def search(self, query: SearchQuery) -> SearchPage:
-        rows = list(self.conn.execute(search_sql.page_statement(query)).all())
+        rows = list(self.conn.execute(search_sql.page_statement(query, guard=self._guard)).all())
         if len({r.pk for r in rows}) < len(rows):  # a resource with two equal index rows of the driver
-            rows = list(self.conn.execute(search_sql.page_statement(query, drive=False)).all())
+            rows = list(self.conn.execute(search_sql.page_statement(query, drive=False, guard=self._guard)).all())
         position = query_position(query)
         backward = position is not None and position.backward
         more = len(rows) > query.count
@@ -234,7 +257,7 @@ class SqlTx:
             rows.reverse()
         total = None
         if query.total != "none":
-            total = int(self.conn.execute(search_sql.count_statement(query)).scalar_one())
+            total = int(self.conn.execute(search_sql.count_statement(query, self._guard)).scalar_one())
         records = self._records(rows, lambda r: ("PUT", r.pk))
         keys = [(tuple(r._mapping[f"s{i}"] for i in range(len(query.sort))), int(r.pk)) for r in rows]
         following, preceding = edges(keys, lambda key: key, more_after=more or backward,
@@ -246,7 +269,8 @@ class SqlTx:
         found: list[VersionRecord] = []
         for resource_type, chunk in _by_type(keys):
             rows = self.conn.execute(select(resources).where(
-                c.res_type == resource_type, c.res_id.in_(chunk), c.deleted == false(), c.erased == false())).all()
+                c.res_type == resource_type, c.res_id.in_(chunk), c.deleted == false(), c.erased == false(),
+                self._visible(resources))).all()
             found.extend(self._records(rows, lambda r: ("PUT", r.pk)))
         return found
 
@@ -255,7 +279,8 @@ class SqlTx:
         found: dict[tuple[str, str], None] = {}
         for resource_type, chunk in _by_type(keys):
             stmt = (select(ref.target_type, ref.target_id).join(resources, c.pk == ref.pk)
-                    .where(c.res_type == resource_type, c.res_id.in_(chunk), ref.target_id.is_not(None)))
+                    .where(c.res_type == resource_type, c.res_id.in_(chunk), ref.target_id.is_not(None),
+                           self._visible(resources)))
             if param is not None:
                 stmt = stmt.where(ref.param == param)
             found.update(((str(t), str(i)), None) for t, i in self.conn.execute(stmt.distinct()).all() if t)
@@ -267,6 +292,9 @@ class SqlTx:
         pks: dict[int, None] = {}
         for target_type, chunk in _by_type(targets):
             stmt = select(ref.pk).where(ref.target_type == target_type, ref.target_id.in_(chunk))
+            if self.access is not None:
+                stmt = stmt.join(resources, resources.c.pk == ref.pk).where(
+                    resources.c.deleted == false(), self._visible(resources))
             if source_type is not None:
                 stmt = stmt.where(ref.res_type == source_type)
             if param is not None:
@@ -279,6 +307,14 @@ class SqlTx:
                 resources.c.pk.in_(chunk), resources.c.deleted == false(), resources.c.erased == false())).all()
             found.extend(self._records(rows, lambda r: ("PUT", r.pk)))
         return found
+
+    def check_writes(self, writes: Sequence[PendingWrite]) -> None:
+        """Refuse (403) writes the unit of work's access does not allow, before anything is written."""
+        if self.access is not None:
+            check_sql_writes(self.conn, self.access, access_sql.keep_patients(self.conn, writes))
+
+    def _visible(self, r: Any) -> Any:
+        return true() if self._guard is None else self._guard(r)
 
     def lock(self, key: str) -> None:
         """PostgreSQL: a transaction-scoped advisory lock on the key's hash. SQLite: nothing to do, a
