@@ -62,8 +62,10 @@ class Settings:
     #: ``/.well-known/smart-configuration`` (the built-in server's are derived)
     auth_authorize_url: str | None = None
     auth_token_url: str | None = None
-    #: lifetimes of the built-in server's access tokens and of break-glass grants
-    access_token_lifetime_s: int = 3600
+    #: lifetimes of the built-in server's access tokens (SMART Backend Services recommends 300 s; the
+    #: resource server does not look tokens up, so a revoked token works until it expires) and of
+    #: break-glass grants
+    access_token_lifetime_s: int = 300
     break_glass_lifetime_s: int = 3600
 
     @property

@@ -15,6 +15,11 @@ Validation (RFC 7519 §7.2, RFC 8725 §3.1, SMART App Launch 2.x §Access token)
   and a ``scope`` that follows the SMART grammar (``ehr.auth.tokens``).
 
 Every failure is one :class:`InvalidToken` whose message says what was wrong, never the token itself.
+
+A signature that verified is remembered (:class:`TokenValidator` keeps the claims of up to
+:data:`VERIFIED_CACHE` recent tokens, keyed by the whole token, whose signature covers every claim), so
+a client that reuses its token pays the signature check once; issuer, audience, expiry and the claims
+are still checked on every request.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from __future__ import annotations
 import re
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -37,6 +43,8 @@ from ehr.auth.tokens import ScopeError, parse_scopes
 #: accepted signature algorithms (RFC 7518 §3.1): RSA PKCS#1, RSA-PSS, ECDSA and EdDSA; never none or HS*
 ALGORITHMS = ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA")
 LEEWAY_S = 30
+#: how many verified tokens' claims the validator remembers
+VERIFIED_CACHE = 4096
 _CODE = re.compile(r"[A-Za-z0-9._:@|-]{1,128}")
 
 
@@ -130,14 +138,31 @@ class TokenValidator:
 
     def __init__(self, keys: KeySource) -> None:
         self.keys = keys
+        self._verified: OrderedDict[str, dict[str, Any]] = OrderedDict()
+        self._lock = threading.Lock()
 
     def close(self) -> None:
         self.keys.close()
 
     def validate(self, token: str, *, issuer: str, audience: str) -> Grant:
+        claims = self._remembered(token)
+        now = int(time.time())
+        _check_registered(claims, issuer, audience, now)
+        return grant_of(claims, now)
+
+    def _remembered(self, token: str) -> dict[str, Any]:
+        """The claims of ``token`` once its signature verified (remembered, most recent first)."""
+        with self._lock:
+            claims = self._verified.get(token)
+            if claims is not None:
+                self._verified.move_to_end(token)
+                return claims
         claims = self._verified_claims(token)
-        _check_registered(claims, issuer, audience, int(time.time()))
-        return grant_of(claims, int(time.time()))
+        with self._lock:
+            self._verified[token] = claims
+            while len(self._verified) > VERIFIED_CACHE:
+                self._verified.popitem(last=False)
+        return claims
 
     def _verified_claims(self, token: str) -> dict[str, Any]:
         try:

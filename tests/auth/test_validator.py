@@ -115,3 +115,28 @@ def test_remote_keys_are_refetched_for_a_new_kid_but_not_hammered() -> None:
         with pytest.raises(InvalidToken):
             TokenValidator(slow).validate(SigningKeys.generate().mint(CLAIMS), issuer=ISS, audience=AUD)
     assert len(fetches) == 3  # one fetch for the first use, none for the unknown kids
+
+
+def test_a_remembered_signature_still_has_its_claims_checked(keys: SigningKeys,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    validator = TokenValidator(StaticKeys(keys.public_jwks()))
+    token = keys.mint(CLAIMS, lifetime_s=60)
+    assert validator.validate(token, issuer=ISS, audience=AUD).principal.subject == "dr-who"
+    with pytest.raises(InvalidToken, match="another issuer"):
+        validator.validate(token, issuer="http://other.test/auth", audience=AUD)
+    with pytest.raises(InvalidToken, match="not meant for this server"):
+        validator.validate(token, issuer=ISS, audience="http://other.test/fhir")
+    later = time.time() + 3600
+    monkeypatch.setattr(time, "time", lambda: later)
+    with pytest.raises(InvalidToken, match="expired"):
+        validator.validate(token, issuer=ISS, audience=AUD)
+
+
+def test_a_forged_token_is_refused_even_beside_a_remembered_one(keys: SigningKeys) -> None:
+    validator = TokenValidator(StaticKeys(keys.public_jwks()))
+    token = keys.mint(CLAIMS)
+    validator.validate(token, issuer=ISS, audience=AUD)
+    head, _payload, signature = token.split(".")
+    forged_payload = _b64(orjson.dumps({**CLAIMS, "exp": int(time.time()) + 60, "tenant": "hospital-b"}))
+    with pytest.raises(InvalidToken, match="signature"):
+        validator.validate(f"{head}.{forged_payload}.{signature}", issuer=ISS, audience=AUD)
