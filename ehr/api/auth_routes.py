@@ -15,7 +15,7 @@ from collections.abc import Callable
 from typing import TypeVar
 from urllib.parse import parse_qsl
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Depends, HTTPException, Request, Response
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 from sqlalchemy import Connection
 from starlette.concurrency import run_in_threadpool
@@ -31,7 +31,18 @@ from ehr.auth.server.registry import connection
 from ehr.auth.signing import SigningKeys
 from ehr.fhir.interactions.context import Services
 
-router = APIRouter(prefix="/auth")
+
+def built_in_only(request: Request) -> None:
+    """With an external identity provider configured (``auth_jwks_url``), the built-in server is off:
+    tokens it signed would not validate here, so its endpoints answer 404 and name the provider."""
+    settings = request.app.state.settings
+    if settings.auth_jwks_url:
+        provider = settings.auth_issuer or "named in EHR_AUTH_ISSUER"
+        raise HTTPException(404, f"This service uses the identity provider {provider}; get tokens there "
+                                 "(see /.well-known/smart-configuration).")
+
+
+router = APIRouter(prefix="/auth", dependencies=[Depends(built_in_only)])
 T = TypeVar("T")
 _FORM = "application/x-www-form-urlencoded"
 _MAX_FORM = 64 * 1024

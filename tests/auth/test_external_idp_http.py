@@ -76,9 +76,13 @@ def test_the_providers_tokens_are_accepted_and_ours_refused(with_idp: LiveServer
         refused = http.get("/Patient", headers={"Authorization": f"Bearer {ours}"})
         config = http.get("/.well-known/smart-configuration").json()
         jwks = http.get(f"http://127.0.0.1:{with_idp.port}/auth/jwks")
+        built_in = http.post(f"http://127.0.0.1:{with_idp.port}/auth/token",
+                             data={"grant_type": "client_credentials"})
     assert accepted.status_code == 200, accepted.text
     assert refused.status_code == 401
     assert config["issuer"] == ISSUER
     assert config["token_endpoint"] == f"{ISSUER}/protocol/openid-connect/token"
     assert "introspection_endpoint" not in config
     assert jwks.status_code == 404
+    assert built_in.status_code == 404  # the built-in server is off: its tokens would not validate here
+    assert ISSUER in built_in.text
