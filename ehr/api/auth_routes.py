@@ -15,7 +15,7 @@ from collections.abc import Callable
 from typing import TypeVar
 from urllib.parse import parse_qsl
 
-from fastapi import APIRouter, Depends, HTTPException, Request, Response
+from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 from sqlalchemy import Connection
 from starlette.concurrency import run_in_threadpool
@@ -29,6 +29,7 @@ from ehr.auth.server.issuer import Grant, Issuer, revoke_family
 from ehr.auth.server.page import error_page, login_page
 from ehr.auth.server.registry import connection
 from ehr.auth.signing import SigningKeys
+from ehr.errors import NotFound
 from ehr.fhir.interactions.context import Services
 
 
@@ -38,8 +39,8 @@ def built_in_only(request: Request) -> None:
     settings = request.app.state.settings
     if settings.auth_jwks_url:
         provider = settings.auth_issuer or "named in EHR_AUTH_ISSUER"
-        raise HTTPException(404, f"This service uses the identity provider {provider}; get tokens there "
-                                 "(see /.well-known/smart-configuration).")
+        raise NotFound(f"This service uses the identity provider {provider}; get tokens there "
+                       "(see /.well-known/smart-configuration).")
 
 
 router = APIRouter(prefix="/auth", dependencies=[Depends(built_in_only)])
