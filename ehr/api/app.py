@@ -20,6 +20,7 @@ from ehr.api.smart_routes import router as smart_router
 from ehr.audit.checkpoints import Signer
 from ehr.audit.log import SqlAuditLog
 from ehr.audit.reports.anomalies import NoCareLinks
+from ehr.audit.reports.care_links import MpiCareLinks
 from ehr.audit.reports.memory import MemoryAuditReader
 from ehr.audit.rows import AuditReader
 from ehr.auth.audit_access import AuditOfficersOnly
@@ -124,7 +125,7 @@ def create_app(settings: Settings, services: Services | None = None, audit_reade
         models = _start_inference(app, settings) if settings.inference else None
         app.state.services = replace(built, suggester=models) if models is not None else built
         app.state.audit_reader = audit_reader or log or MemoryAuditReader()  # audit off: nothing to report
-        app.state.care_links = NoCareLinks()  # care links come with patient identity matching
+        app.state.care_links = MpiCareLinks(built.store) if isinstance(built.store, SqlStore) else NoCareLinks()
         app.state.signing_keys = open_signing_keys(settings)
         app.state.token_validator = open_token_validator(settings, app.state.signing_keys)
         validation.warm_up()

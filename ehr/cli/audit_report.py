@@ -11,6 +11,7 @@ import typer
 
 from ehr.audit.reports.anomalies import NoCareLinks
 from ehr.audit.reports.build import Format, ReportRequest, build_document, export, parse_bound
+from ehr.audit.reports.care_links import MpiCareLinks
 from ehr.audit.reports.model import Period
 from ehr.audit.reports.rules import AnomalyRules
 from ehr.audit.reports.source import open_reader
@@ -52,7 +53,7 @@ def run_report(options: ReportOptions, reader: AuditReader | None = None) -> int
         else:
             log = open_reader(settings)
             try:
-                doc = build_document(log, request, rules, NoCareLinks())
+                doc = build_document(log, request, rules, MpiCareLinks(log.store))
             finally:
                 log.store.close()
     except BadRequest as exc:

@@ -67,7 +67,7 @@ def _reach(access: Access, grant: Grant, r: FromClause) -> ColumnElement[bool]:
         own = or_(own, c.tenant == GOLDEN_TENANT)
     if access.purpose is None:
         return own
-    linked = true() if access.break_glass else c.patient.in_(_linked_to_tenant(access.tenant))
+    linked = true() if access.break_glass else c.patient.in_(linked_to_tenant(access.tenant))
     return or_(own, and_(other, linked))
 
 
@@ -83,7 +83,7 @@ def _patient_or_shared(access: Access, grant: Grant, r: FromClause) -> ColumnEle
     return c.patient.is_(None)
 
 
-def _linked_to_tenant(tenant: str) -> Select[Any]:
+def linked_to_tenant(tenant: str) -> Select[Any]:
     """Source patients whose golden record also holds a Patient of ``tenant``."""
     a, b, p = mpi_links.alias("a"), mpi_links.alias("b"), resources.alias("linked_patient")
     return (select(a.c.source_id).select_from(a.join(b, a.c.golden_id == b.c.golden_id)
