@@ -53,7 +53,8 @@ def main() -> None:
     args = parser.parse_args()
     bundles = sorted(args.bundles.glob("*.json"))[: args.patients]
     with tempfile.TemporaryDirectory() as tmp:
-        server = Server(fresh_database(args.engine, Path(tmp)), Path(tmp), workers=1, inference=True)
+        server = Server(fresh_database(args.engine, Path(tmp)), Path(tmp), workers=1, inference=True,
+                        auth="dev")  # inference alone: --dev, no token
         try:
             patients = load(server.base, bundles)
             timings: list[float] = []

@@ -30,8 +30,8 @@ def one_run(engine: str, mode: str, bundles: list[Path], clients: int, seconds: 
     with tempfile.TemporaryDirectory() as tmp:
         server = Server(fresh_database(engine, Path(tmp)), Path(tmp), 2, extra=MODES[mode])
         try:
-            rate, created = ingest(server.base, bundles, clients)
-            reads = read_load(server.base, created, seconds)
+            rate, created = ingest(server.base, bundles, clients, server.headers)
+            reads = read_load(server.base, created, seconds, server.headers)
         finally:
             server.stop()
     if reads["non-2xx"] not in ("0", ""):

@@ -31,7 +31,7 @@ from bench.rest_server import Server, fresh_database
 HEADERS = {"Content-Type": "application/fhir+json"}
 
 
-def ingest(base: str, bundles: list[Path], clients: int) -> tuple[float, list[str]]:
+def ingest(base: str, bundles: list[Path], clients: int, auth: dict[str, str]) -> tuple[float, list[str]]:
     """Post every Bundle; returns (resources per second, the ids created). Bundles are handed out
     largest first, so a run does not end with one worker finishing a large Bundle alone."""
     queue = sorted(bundles, key=lambda p: p.stat().st_size)  # pop() takes the largest
@@ -47,7 +47,7 @@ def ingest(base: str, bundles: list[Path], clients: int) -> tuple[float, list[st
                 path = queue.pop()
             body = path.read_bytes()
             with httpx.Client(timeout=600) as http:  # a connection per Bundle, as integration engines post
-                response = http.post(base, content=body, headers=HEADERS)
+                response = http.post(base, content=body, headers={**HEADERS, **auth})
                 response.raise_for_status()
             locations = [e["response"]["location"] for e in orjson.loads(response.content)["entry"]]
             with lock:
@@ -63,7 +63,7 @@ def ingest(base: str, bundles: list[Path], clients: int) -> tuple[float, list[st
     return count[0] / (time.perf_counter() - started), created
 
 
-def big_transaction(base: str, size: int) -> float:
+def big_transaction(base: str, size: int, auth: dict[str, str]) -> float:
     """Seconds for one transaction of ``size`` new Observations referencing a new Patient."""
     patient = f"urn:uuid:{uuid.uuid4()}"
     entries = [{"fullUrl": patient, "resource": {"resourceType": "Patient", "name": [{"family": "Bench"}]},
@@ -77,11 +77,11 @@ def big_transaction(base: str, size: int) -> float:
                                                        "system": "http://unitsofmeasure.org", "code": "/min"}}})
     body = json.dumps({"resourceType": "Bundle", "type": "transaction", "entry": entries})
     started = time.perf_counter()
-    httpx.post(base, content=body, headers=HEADERS, timeout=60).raise_for_status()
+    httpx.post(base, content=body, headers={**HEADERS, **auth}, timeout=60).raise_for_status()
     return time.perf_counter() - started
 
 
-def read_load(base: str, locations: list[str], seconds: int) -> dict[str, str]:
+def read_load(base: str, locations: list[str], seconds: int, auth: dict[str, str]) -> dict[str, str]:
     """wrk with 16 connections reading random resources by id; returns its throughput and latencies."""
     sample = random.Random(7).sample(locations, min(2000, len(locations)))
     paths = ["/fhir/" + loc.split("/_history")[0] for loc in sample]
@@ -90,7 +90,8 @@ def read_load(base: str, locations: list[str], seconds: int) -> dict[str, str]:
                       "counter = 0\nrequest = function()\n counter = counter + 1\n"
                       " return wrk.format('GET', paths[(counter % #paths) + 1])\nend\n")
     host = base.rsplit("/fhir", 1)[0]
-    out = subprocess.run(["wrk", "-t2", "-c16", f"-d{seconds}s", "--latency", "-s", str(script), host],
+    headers = [arg for name, value in auth.items() for arg in ("-H", f"{name}: {value}")]
+    out = subprocess.run(["wrk", "-t2", "-c16", f"-d{seconds}s", "--latency", *headers, "-s", str(script), host],
                          capture_output=True, text=True, check=True).stdout
     figures = {"requests/s": _after(out, "Requests/sec:")}
     for line in out.splitlines():
@@ -116,6 +117,8 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--repeat", type=int, default=3, help="ingest runs, each into a fresh database")
     parser.add_argument("--read-seconds", type=int, default=20)
+    parser.add_argument("--auth", choices=("smart", "dev"), default="smart",
+                        help="smart (as shipped): every request carries a SMART token; dev: ehr serve --dev")
     parser.add_argument("--server-arg", action="append", default=[],
                         help="extra ehr serve option, e.g. --server-arg=--no-audit (repeatable)")
     args = parser.parse_args()
@@ -124,24 +127,25 @@ def main() -> None:
     for run in range(args.repeat):
         with tempfile.TemporaryDirectory() as tmp:
             server = Server(fresh_database(args.engine, Path(tmp)), Path(tmp), args.workers,
-                            extra=args.server_arg)
+                            extra=args.server_arg, auth=args.auth)
             try:
-                rate, created = ingest(server.base, bundles, args.clients)
+                rate, created = ingest(server.base, bundles, args.clients, server.headers)
                 rates.append(rate)
                 print(f"ingest run {run + 1}: {rate:,.0f} resources/s ({len(created)} resources)", flush=True)
                 if run == args.repeat - 1:
-                    _report(args, server.base, created, rates)
+                    _report(args, server, created, rates)
             finally:
                 server.stop()
 
 
-def _report(args: argparse.Namespace, base: str, created: list[str], rates: list[float]) -> None:
+def _report(args: argparse.Namespace, server: Server, created: list[str], rates: list[float]) -> None:
+    base, auth = server.base, server.headers
     print(f"engine={args.engine} workers={args.workers} clients={args.clients} resources={len(created)} "
-          f"server options={' '.join(args.server_arg) or '(defaults)'}")
+          f"auth={args.auth} server options={' '.join(args.server_arg) or '(defaults)'}")
     print(f"ingest: median {statistics.median(rates):,.0f} resources/s over {len(rates)} runs "
           f"(min {min(rates):,.0f}, max {max(rates):,.0f}); transaction Bundles over HTTP, validation on")
-    print(f"5,000-entry transaction: {big_transaction(base, 5000):.2f} s")
-    figures = read_load(base, created, args.read_seconds)
+    print(f"5,000-entry transaction: {big_transaction(base, 5000, auth):.2f} s")
+    figures = read_load(base, created, args.read_seconds, auth)
     print("read by id (wrk, 16 connections, 2,000 random ids): " + ", ".join(f"{k} {v}" for k, v in figures.items()))
 
 

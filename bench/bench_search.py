@@ -231,7 +231,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
         db_url = fresh_database(args.engine, workdir)
-        server = Server(db_url, workdir, workers=2)
+        server = Server(db_url, workdir, workers=2, auth="dev")  # search alone: --dev, no token
         try:
             run(args, paths, server, db_url, workdir)
         finally:
@@ -239,7 +239,7 @@ def main() -> None:
 
 
 def run(args: argparse.Namespace, paths: list[Path], server: Server, db_url: str, workdir: Path) -> None:
-    rate, created = ingest(server.base, paths, args.clients)
+    rate, created = ingest(server.base, paths, args.clients, server.headers)
     print(f"engine={args.engine} loaded {len(created):,} resources from {len(paths)} Bundles ({rate:,.0f}/s)")
     analyse(db_url)
     with httpx.Client(base_url=server.base, timeout=120) as http:

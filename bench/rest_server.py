@@ -13,6 +13,7 @@ from pathlib import Path
 
 import httpx
 
+from ehr.auth.signing import SigningKeys
 from ehr.store.sql.engine import new_schema
 
 PG_URL = os.environ.get("EHR_BENCH_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
@@ -26,13 +27,25 @@ def fresh_database(engine: str, workdir: Path) -> str:
 
 
 class Server:
+    """``ehr serve`` on a free port. ``auth="smart"`` (as shipped): every request carries a SMART token
+    minted from the server's own development keys (:attr:`headers`), validated as any client's would be;
+    ``"dev"``: ``--dev``, no token (for benchmarks of one part alone)."""
+
     def __init__(self, db_url: str, workdir: Path, workers: int, inference: bool = False,
-                 extra: Sequence[str] = ()) -> None:
+                 extra: Sequence[str] = (), auth: str = "smart") -> None:
         self.port = _free_port()
         self.base = f"http://127.0.0.1:{self.port}/fhir"
+        self.headers: dict[str, str] = {}
+        if auth == "smart":
+            keys = SigningKeys.load_or_create(workdir / "keys")  # the server loads the same key file
+            token = keys.mint({"iss": f"http://127.0.0.1:{self.port}/auth", "aud": self.base, "sub": "bench",
+                               "client_id": "bench", "tenant": "default", "scope": "user/*.cruds"},
+                              lifetime_s=6 * 3600)
+            self.headers = {"Authorization": f"Bearer {token}"}
         command = [sys.executable, "-m", "ehr.cli.main", "serve", "--port", str(self.port), "--db", db_url,
                    "--data-dir", str(workdir), "--workers", str(workers), "--max-body", str(256 << 20),
-                   "--inference" if inference else "--no-inference", "--dev", *extra]
+                   "--inference" if inference else "--no-inference", *(["--dev"] if auth == "dev" else []),
+                   *extra]
         self.process = subprocess.Popen(command, stdout=subprocess.DEVNULL, start_new_session=True)
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
