@@ -27,6 +27,7 @@ from ehr.audit.events import PreparedEvent, prepare_events
 from ehr.audit.hashing import GENESIS, next_chain
 from ehr.audit.parallel import MIN_ENTRIES, verify_parallel
 from ehr.audit.query import AuditQuery
+from ehr.audit.raw_append import RawAppender
 from ehr.audit.receipts import DONE, Receipt
 from ehr.audit.rows import AuditRow
 from ehr.audit.verify import Report, verify
@@ -55,6 +56,7 @@ class SqlAuditLog:
         self.signer = signer
         self.checkpoint_every = checkpoint_every
         self._postgres = store.engine.dialect.name == "postgresql"
+        self._raw = RawAppender(store, (_LOCK_CLASS, _LOCK_ID), checkpoint_every)
         self._committer = GroupCommitter(self._append_batch)
 
     def record(self, event: AuditRecord, tx: Tx | None) -> Receipt:
@@ -81,8 +83,8 @@ class SqlAuditLog:
         return size + len(rows)
 
     def _append_batch(self, events: Sequence[PreparedEvent]) -> None:
-        with self.store.unit_of_work(write=True) as tx:
-            self.append(tx.conn, events)
+        """One group commit, on the appender's own connection (``ehr.audit.raw_append``)."""
+        self._raw.append(events, link, lambda size, chain: self.signer.sign(size, chain, now_us()))
 
     def checkpoint(self) -> Checkpoint | None:
         """Sign and store a checkpoint of the log as it is now; None when the log is empty."""
@@ -161,6 +163,7 @@ class SqlAuditLog:
 
     def close(self) -> None:
         self._committer.close()
+        self._raw.close()
 
 
 def entry_bytes(seq: int, event: bytes) -> bytes:

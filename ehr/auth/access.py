@@ -54,6 +54,8 @@ The rules
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -110,12 +112,36 @@ def own_hospital(access: Access) -> Access:
     return Access(access.tenant, (Grant("user", "*", frozenset(READ_LETTERS)),))
 
 
+#: recently compiled rights: a token's requests all compile to the same Access (criteria parsed once)
+_RECENT: OrderedDict[tuple[Any, ...], Access] = OrderedDict()
+_RECENT_LOCK = threading.Lock()
+_RECENT_SIZE = 1024
+
+
 def access_for(ctx: Any, registry: Any, blinder: Blinder | None = None) -> Access | None:
     """The :class:`Access` of the request ``ctx`` (an ``ehr.fhir.interactions.context.Context``); None
-    in development mode (no scopes: unrestricted)."""
+    in development mode (no scopes: unrestricted). Remembered for the most recent callers: the
+    principal is a frozen value, so equal requests get an equal Access (and the compiled statements
+    cached for it in ``ehr.store.sql.access``)."""
     principal = ctx.principal
     if principal.scopes is None:
         return None
+    key = (principal, ctx.purpose_of_use, bool(ctx.break_glass), id(registry), id(blinder))
+    with _RECENT_LOCK:
+        found = _RECENT.get(key)
+        if found is not None:
+            _RECENT.move_to_end(key)
+            return found
+    access = _compile_access(ctx, registry, blinder)
+    with _RECENT_LOCK:
+        _RECENT[key] = access
+        while len(_RECENT) > _RECENT_SIZE:
+            _RECENT.popitem(last=False)
+    return access
+
+
+def _compile_access(ctx: Any, registry: Any, blinder: Blinder | None) -> Access:
+    principal = ctx.principal
     grants = tuple(_grant(s, registry, blinder) for s in principal.scopes)
     if any(g.level == "patient" for g in grants) and principal.patient is None:
         raise Forbidden("patient/ scopes need a launch patient (the token's patient claim); launch the app "

@@ -10,11 +10,28 @@ Every condition is a few indexed predicates: ``tenant``, ``patient`` and ``res_t
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, FromClause, Select, and_, exists, false, or_, select, true
+from sqlalchemy import (
+    BindParameter,
+    ColumnElement,
+    Connection,
+    Dialect,
+    FromClause,
+    Integer,
+    Select,
+    String,
+    and_,
+    bindparam,
+    exists,
+    false,
+    or_,
+    select,
+    true,
+)
 
 from ehr.auth.access import GOLDEN_TENANT, READ_LETTERS, Access, Grant
 from ehr.mpi.link_tables import mpi_links
@@ -98,7 +115,45 @@ def _linked_to_patient(patient: str) -> Select[Any]:
         b.c.source_id == patient)
 
 
-def current_statement(access: Access, resource_type: str, id: str, *, for_update: bool) -> Select[Any]:
+@dataclass(frozen=True, slots=True)
+class Compiled:
+    """A statement compiled once for one caller's rights: its SQL for the driver, and how to lay out
+    its parameters (positional or named) given the values of its ``id``/``version`` placeholders."""
+
+    sql: str
+    params: dict[str, Any]
+    positions: tuple[str, ...] | None
+
+    def bind(self, **values: Any) -> tuple[Any, ...] | dict[str, Any]:
+        merged = {**self.params, **values}
+        return merged if self.positions is None else tuple(merged[name] for name in self.positions)
+
+
+def _compile(stmt: Select[Any], dialect: Dialect) -> Compiled:
+    compiled = stmt.compile(dialect=dialect, compile_kwargs={"render_postcompile": True})
+    params = dict(compiled.params)
+    positions = tuple(compiled.positiontup) if compiled.positional and compiled.positiontup is not None else None
+    return Compiled(compiled.string, params, positions)
+
+
+@functools.lru_cache(maxsize=4096)
+def compiled_current(access: Access, resource_type: str, for_update: bool, dialect: Dialect) -> Compiled:
+    """:func:`current_statement` compiled once per rights, type and dialect (its ``id`` bound at run
+    time as ``rid``): a read by id then costs the driver call, not the statement's construction
+    and compilation (the rights of one token recur on every request it makes)."""
+    return _compile(current_statement(access, resource_type, bindparam("rid", "", type_=String), for_update=for_update),
+                    dialect)
+
+
+@functools.lru_cache(maxsize=4096)
+def compiled_version(access: Access, resource_type: str, dialect: Dialect) -> Compiled:
+    """:func:`version_statement` compiled once (``rid`` and ``vid`` bound at run time)."""
+    return _compile(version_statement(access, resource_type, bindparam("rid", "", type_=String),
+                                      bindparam("vid", 0, type_=Integer)), dialect)
+
+
+def current_statement(access: Access, resource_type: str, id: str | BindParameter[str], *,
+                      for_update: bool) -> Select[Any]:
     """The current version of one resource, when the caller may see it (columns as ``store._CURRENT``)."""
     c = resources.c
     stmt = select(c.res_type, c.res_id, c.tenant, c.version, c.last_updated, c.deleted, c.body, c.erased).where(
@@ -106,7 +161,8 @@ def current_statement(access: Access, resource_type: str, id: str, *, for_update
     return stmt.with_for_update(of=resources) if for_update else stmt
 
 
-def version_statement(access: Access, resource_type: str, id: str, version: int) -> Select[Any]:
+def version_statement(access: Access, resource_type: str, id: str | BindParameter[str],
+                      version: int | BindParameter[int]) -> Select[Any]:
     """One version of a resource, when the caller may see it (columns as ``store._VERSION``)."""
     v = resource_versions.c
     return select(v.res_type, v.res_id, v.tenant, v.version, v.last_updated, v.deleted, v.body, v.erased,

@@ -13,7 +13,7 @@ import functools
 import hashlib
 import operator
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -118,6 +118,11 @@ class SqlStore:
                     conn = conn.execution_options(isolation_level="AUTOCOMMIT")
                 yield SqlTx(conn, self.cipher, for_update_ok=not self._sqlite, access=access)
 
+    def writer_lock(self) -> AbstractContextManager[None]:
+        """The SQLite writers' queue (below), for a writer that drives its own connection (the audit
+        appender); a no-op on PostgreSQL."""
+        return self._writer(True)
+
     @contextmanager
     def _writer(self, write: bool) -> Iterator[None]:
         """SQLite writers (threads and worker processes alike) queue on a kernel file lock beside the
@@ -153,24 +158,27 @@ class SqlTx:
 
     def current(self, resource_type: str, id: str, *, for_update: bool = False) -> VersionRecord | None:
         if self.access is not None:
-            found = self.conn.execute(access_sql.current_statement(
-                self.access, resource_type, id, for_update=for_update and self._for_update_ok)).first()
-            return None if found is None else self._from_tuple(tuple(found), "PUT")
+            query = access_sql.compiled_current(self.access, resource_type, for_update and self._for_update_ok,
+                                                self.conn.dialect)
+            found = self._first(query.sql, query.bind(rid=id), compiled=True)
+            return None if found is None else self._from_tuple(found, "PUT")
         sql = _CURRENT + (" FOR UPDATE" if for_update and self._for_update_ok else "")
         row = self._first(sql, (resource_type, id))
         return None if row is None else self._from_tuple(row, "PUT")
 
     def version(self, resource_type: str, id: str, version: int) -> VersionRecord | None:
         if self.access is not None:
-            found = self.conn.execute(access_sql.version_statement(self.access, resource_type, id, version)).first()
-            return None if found is None else self._from_tuple(tuple(found), found[8])
+            query = access_sql.compiled_version(self.access, resource_type, self.conn.dialect)
+            found = self._first(query.sql, query.bind(rid=id, vid=version), compiled=True)
+            return None if found is None else self._from_tuple(found, found[8])
         row = self._first(_VERSION, (resource_type, id, version))
         return None if row is None else self._from_tuple(row, row[8])
 
-    def _first(self, sql: str, params: tuple[Any, ...]) -> tuple[Any, ...] | None:
+    def _first(self, sql: str, params: tuple[Any, ...] | dict[str, Any], *,
+               compiled: bool = False) -> tuple[Any, ...] | None:
         """One row of a hot-path query, through the driver's cursor (no statement building or
-        result wrapping per call)."""
-        if self._for_update_ok:
+        result wrapping per call); ``compiled``: ``sql`` is already in the driver's parameter style."""
+        if self._for_update_ok and not compiled:
             sql = sql.replace("?", "%s")
         cursor = self.conn.connection.cursor()
         try:
