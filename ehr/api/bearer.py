@@ -32,6 +32,8 @@ from ehr.fhir.interactions.context import Services
 from ehr.settings import Settings
 
 REALM = "ehr"
+#: where the request's grant is kept once computed (in the ASGI scope: no attribute lookups that fail)
+_SCOPE_KEY = "ehr.grant"
 _CODE = re.compile(r"[A-Za-z0-9._:@-]{1,128}")
 _METHODS = {"GET": "read", "HEAD": "read", "POST": "create", "PUT": "update", "PATCH": "patch", "DELETE": "delete"}
 
@@ -62,12 +64,12 @@ def open_token_validator(settings: Settings, signing_keys: SigningKeys | None) -
 
 def authenticate(request: Request) -> Grant:
     """The caller of ``request`` (computed once per request); raises ``Unauthorized`` (audited)."""
-    cached: Grant | None = getattr(request.state, "grant", None)
+    cached: Grant | None = request.scope.get(_SCOPE_KEY)
     if cached is not None:
         return cached
     settings: Settings = request.app.state.settings
     grant = _from_headers(request, settings) if settings.auth == "dev" else _from_token(request, settings)
-    request.state.grant = grant
+    request.scope[_SCOPE_KEY] = grant
     return grant
 
 

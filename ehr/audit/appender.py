@@ -8,6 +8,7 @@ not one per request, and a request waits at most for the commit in progress plus
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import queue
 import threading
@@ -24,20 +25,26 @@ _Item = tuple[Sequence[PreparedEvent], Future[None]]
 
 
 class GroupCommitter:
-    """Runs ``append(events)`` (one transaction) for batches of submitted entries, in its own thread."""
+    """Runs ``append(events)`` (one transaction) for batches of submitted entries, in its own thread;
+    entries submitted from a thread running an event loop are batched in that loop instead
+    (``in_loop``, see :class:`LoopBatches`)."""
 
-    def __init__(self, append: Callable[[Sequence[PreparedEvent]], None]) -> None:
+    def __init__(self, append: Callable[[Sequence[PreparedEvent]], None],
+                 in_loop: Callable[[Sequence[PreparedEvent]], bool] | None = None) -> None:
         self._append = append
         self._queue: queue.SimpleQueue[_Item | None] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._start_lock = threading.Lock()
         self._closed = False
+        self._loops = LoopBatches(in_loop, self._hand_over) if in_loop is not None else None
 
     def submit(self, events: Sequence[PreparedEvent]) -> Receipt:
         """Queue ``events``; the receipt is done when their transaction has committed."""
         if self._closed:
             raise RuntimeError("the audit appender is closed")
         future: Future[None] = Future()
+        if self._loops is not None and self._loops.submit(events, future):
+            return Receipt(future)
         self._ensure_started()
         self._queue.put((events, future))
         return Receipt(future)
@@ -48,6 +55,12 @@ class GroupCommitter:
         if self._thread is not None:
             self._queue.put(None)
             self._thread.join(timeout=30)
+
+    def _hand_over(self, batch: list[_Item]) -> None:
+        """Commit ``batch`` in the appender thread (a loop's batch that found the lock taken)."""
+        self._ensure_started()
+        for item in batch:
+            self._queue.put(item)
 
     def _ensure_started(self) -> None:
         if self._thread is not None:
@@ -79,12 +92,61 @@ class GroupCommitter:
             self._commit(batch)
 
     def _commit(self, batch: list[_Item]) -> None:
+        commit(self._append, batch)
+
+
+def commit(append: Callable[[Sequence[PreparedEvent]], None], batch: list[_Item]) -> None:
+    """One transaction for ``batch``; each waiter learns its outcome."""
+    try:
+        append([event for events, _ in batch for event in events])
+    except Exception as exc:  # every waiter learns why; their responses fail instead of leaving unaudited
+        log.error("audit append failed: %s", type(exc).__name__)
+        for _, future in batch:
+            future.set_exception(exc)
+        return
+    for _, future in batch:
+        future.set_result(None)
+
+
+class LoopBatches:
+    """Group commit inside the event loop: the entries of every request that ran in one turn of the
+    loop are committed together by a callback queued behind them (``call_soon``), in the loop's own
+    thread. That thread already holds the interpreter lock, so the commit never waits for it, where
+    an appender thread would wait for the busy loop to yield at every driver call; the loop is blocked
+    for the commit itself (its ``fsync`` included), which the batch's requests were waiting for
+    anyway. ``append`` never waits for the write lock: when another writer (another worker process)
+    holds it, the batch is handed over to the appender thread, which waits instead of the loop."""
+
+    def __init__(self, append: Callable[[Sequence[PreparedEvent]], bool],
+                 hand_over: Callable[[list[_Item]], None]) -> None:
+        self._append = append
+        self._hand_over = hand_over
+        self._pending: dict[asyncio.AbstractEventLoop, list[_Item]] = {}
+
+    def submit(self, events: Sequence[PreparedEvent], future: Future[None]) -> bool:
+        """Batch ``events`` in this thread's running loop; False when no loop runs here."""
         try:
-            self._append([event for events, _ in batch for event in events])
-        except Exception as exc:  # every waiter learns why; their responses fail instead of leaving unaudited
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return False
+        pending = self._pending.get(loop)
+        if pending is None:
+            pending = self._pending[loop] = []
+            loop.call_soon(self._flush, loop)
+        pending.append((events, future))
+        return True
+
+    def _flush(self, loop: asyncio.AbstractEventLoop) -> None:
+        batch = self._pending.pop(loop, [])
+        try:
+            done = self._append([event for events, _ in batch for event in events])
+        except Exception as exc:
             log.error("audit append failed: %s", type(exc).__name__)
             for _, future in batch:
                 future.set_exception(exc)
+            return
+        if not done:  # another writer holds the lock: the appender thread waits for it, not the loop
+            self._hand_over(batch)
             return
         for _, future in batch:
             future.set_result(None)

@@ -14,6 +14,7 @@ receipt.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -57,7 +58,13 @@ class SqlAuditLog:
         self.checkpoint_every = checkpoint_every
         self._postgres = store.engine.dialect.name == "postgresql"
         self._raw = RawAppender(store, (_LOCK_CLASS, _LOCK_ID), checkpoint_every)
-        self._committer = GroupCommitter(self._append_batch)
+        #: one connection per event-loop thread that commits batches (``LoopBatches``)
+        self._loop_raws: dict[int, RawAppender] = {}
+        self._loop_lock = threading.Lock()
+        # SQLite commits a loop's batch in the loop (``LoopBatches``); PostgreSQL, whose commit is a few
+        # network round trips and a flush in another process, keeps them in the appender thread
+        # (measured: 1,940 against 1,798 reads/s in the loop, 2 workers, with a shorter tail)
+        self._committer = GroupCommitter(self._append_batch, None if self._postgres else self._append_in_loop)
 
     def record(self, event: AuditRecord, tx: Tx | None) -> Receipt:
         prepared = prepare_events(event, now_us())
@@ -85,6 +92,16 @@ class SqlAuditLog:
     def _append_batch(self, events: Sequence[PreparedEvent]) -> None:
         """One group commit, on the appender's own connection (``ehr.audit.raw_append``)."""
         self._raw.append(events, link, lambda size, chain: self.signer.sign(size, chain, now_us()))
+
+    def _append_in_loop(self, events: Sequence[PreparedEvent]) -> bool:
+        """One group commit of an event loop's batch, on that loop thread's own connection; False
+        (nothing appended) when another writer holds the lock."""
+        thread = threading.get_ident()
+        with self._loop_lock:
+            raw = self._loop_raws.get(thread)
+            if raw is None:
+                raw = self._loop_raws[thread] = RawAppender(self.store, (_LOCK_CLASS, _LOCK_ID), self.checkpoint_every)
+        return raw.append(events, link, lambda size, chain: self.signer.sign(size, chain, now_us()), wait=False)
 
     def checkpoint(self) -> Checkpoint | None:
         """Sign and store a checkpoint of the log as it is now; None when the log is empty."""
@@ -164,6 +181,10 @@ class SqlAuditLog:
     def close(self) -> None:
         self._committer.close()
         self._raw.close()
+        with self._loop_lock:
+            for raw in self._loop_raws.values():
+                raw.close()
+            self._loop_raws.clear()
 
 
 def entry_bytes(seq: int, event: bytes) -> bytes:

@@ -44,26 +44,34 @@ class RawAppender:
         self._every = checkpoint_every
         self._connection: Any = None
 
-    def append(self, events: Sequence[PreparedEvent], link: Link, sign: Sign) -> None:
-        """Append ``events`` in one transaction of the appender's connection (made on first use)."""
+    def append(self, events: Sequence[PreparedEvent], link: Link, sign: Sign, *, wait: bool = True) -> bool:
+        """Append ``events`` in one transaction of the appender's connection (made on first use).
+        ``wait=False``: return False at once, appending nothing, when another writer holds the lock."""
         if self._connection is None:
             self._connection = self.store.engine.raw_connection()
         try:
             if self._postgres:
-                self._append(events, link, sign)
-            else:
-                with self.store.writer_lock():
-                    self._append(events, link, sign)
+                return self._append(events, link, sign, wait)
+            try:
+                with self.store.writer_lock(wait=wait):
+                    return self._append(events, link, sign, wait)
+            except BlockingIOError:
+                return False
         except BaseException:
             self.close()  # a fresh connection next time: this one may be broken or mid-transaction
             raise
 
-    def _append(self, events: Sequence[PreparedEvent], link: Link, sign: Sign) -> None:
+    def _append(self, events: Sequence[PreparedEvent], link: Link, sign: Sign, wait: bool) -> bool:
         raw = self._connection.driver_connection
         cursor = raw.cursor()
         try:
-            if self._postgres:
+            if self._postgres and wait:
                 cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", self._lock)
+            elif self._postgres:
+                cursor.execute("SELECT pg_try_advisory_xact_lock(%s, %s)", self._lock)
+                if not cursor.fetchone()[0]:
+                    raw.rollback()
+                    return False
             else:
                 cursor.execute("BEGIN IMMEDIATE")
             cursor.execute(_HEAD)
@@ -82,6 +90,7 @@ class RawAppender:
                 raw.commit()
             else:
                 cursor.execute("COMMIT")
+            return True
         except BaseException:
             if self._postgres:
                 raw.rollback()

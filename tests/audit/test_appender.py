@@ -76,3 +76,49 @@ def test_settled_in_an_event_loop() -> None:
 
     asyncio.run(main())
     committer.close()
+
+
+def test_a_loops_requests_of_one_turn_share_one_commit_in_the_loop_thread() -> None:
+    import asyncio
+
+    batches: list[tuple[int, list[str]]] = []
+
+    def in_loop(events: Sequence[PreparedEvent]) -> bool:
+        batches.append((threading.get_ident(), [e.agent for e in events]))
+        return True
+
+    committer = GroupCommitter(lambda events: None, in_loop)
+
+    async def main() -> int:
+        receipts = [committer.submit(_event(n)) for n in range(5)]  # one turn of the loop
+        for receipt in receipts:
+            await receipt.settled()
+        await committer.submit(_event(5)).settled()  # a later turn: a commit of its own
+        return threading.get_ident()
+
+    loop_thread = asyncio.run(main())
+    committer.close()
+    assert batches == [(loop_thread, [f"user-{n}" for n in range(5)]), (loop_thread, ["user-5"])]
+
+
+def test_a_loops_batch_that_finds_the_lock_taken_is_committed_by_the_appender_thread() -> None:
+    import asyncio
+
+    threaded: list[tuple[int, list[str]]] = []
+
+    def append(events: Sequence[PreparedEvent]) -> None:
+        threaded.append((threading.get_ident(), [e.agent for e in events]))
+
+    committer = GroupCommitter(append, lambda events: False)  # another writer always holds the lock
+
+    async def main() -> int:
+        receipts = [committer.submit(_event(n)) for n in range(3)]
+        for receipt in receipts:
+            await receipt.settled()
+            assert receipt.done
+        return threading.get_ident()
+
+    loop_thread = asyncio.run(main())
+    committer.close()
+    assert sorted(agent for _, batch in threaded for agent in batch) == ["user-0", "user-1", "user-2"]
+    assert all(thread != loop_thread for thread, _ in threaded)

@@ -118,13 +118,14 @@ class SqlStore:
                     conn = conn.execution_options(isolation_level="AUTOCOMMIT")
                 yield SqlTx(conn, self.cipher, for_update_ok=not self._sqlite, access=access)
 
-    def writer_lock(self) -> AbstractContextManager[None]:
+    def writer_lock(self, *, wait: bool = True) -> AbstractContextManager[None]:
         """The SQLite writers' queue (below), for a writer that drives its own connection (the audit
-        appender); a no-op on PostgreSQL."""
-        return self._writer(True)
+        appender); a no-op on PostgreSQL. ``wait=False``: raise ``BlockingIOError`` at once when
+        another writer holds it."""
+        return self._writer(True, wait=wait)
 
     @contextmanager
-    def _writer(self, write: bool) -> Iterator[None]:
+    def _writer(self, write: bool, *, wait: bool = True) -> Iterator[None]:
         """SQLite writers (threads and worker processes alike) queue on a kernel file lock beside the
         database, so a waiting writer wakes the moment the previous one commits, instead of polling
         in SQLite's busy handler, whose sleeps grow to 100 ms."""
@@ -132,7 +133,7 @@ class SqlStore:
             yield
             return
         with self._writer_lock.open("a") as handle:
-            fcntl.flock(handle, fcntl.LOCK_EX)
+            fcntl.flock(handle, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
             try:
                 yield
             finally:
