@@ -3,6 +3,7 @@ boundaries — in the lifespan and injects it; nothing lives in module globals."
 
 from __future__ import annotations
 
+import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import replace
@@ -129,6 +130,9 @@ def create_app(settings: Settings, services: Services | None = None, audit_reade
         app.state.signing_keys = open_signing_keys(settings)
         app.state.token_validator = open_token_validator(settings, app.state.signing_keys)
         validation.warm_up()
+        if settings.gc_freeze:
+            gc.collect()
+            gc.freeze()
         try:
             yield
         finally:

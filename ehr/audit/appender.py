@@ -21,6 +21,10 @@ from ehr.audit.receipts import Receipt
 log = logging.getLogger("ehr.audit")
 #: the most entries one transaction takes; the rest wait for the next
 MAX_BATCH = 2000
+#: a loop's batch that found the write lock taken is tried again after this long...
+RETRY_S = 0.0003
+#: ...until it has waited this long; then the appender thread takes it
+GIVE_UP_S = 1.0
 _Item = tuple[Sequence[PreparedEvent], Future[None]]
 
 
@@ -115,7 +119,9 @@ class LoopBatches:
     an appender thread would wait for the busy loop to yield at every driver call; the loop is blocked
     for the commit itself (its ``fsync`` included), which the batch's requests were waiting for
     anyway. ``append`` never waits for the write lock: when another writer (another worker process)
-    holds it, the batch is handed over to the appender thread, which waits instead of the loop."""
+    holds it, the loop tries again a little later (:data:`RETRY_S`; entries of the requests served
+    meanwhile join the batch), and after :data:`GIVE_UP_S` hands the batch to the appender thread,
+    which waits for the lock instead of the loop (a long transaction elsewhere)."""
 
     def __init__(self, append: Callable[[Sequence[PreparedEvent]], bool],
                  hand_over: Callable[[list[_Item]], None]) -> None:
@@ -132,12 +138,14 @@ class LoopBatches:
         pending = self._pending.get(loop)
         if pending is None:
             pending = self._pending[loop] = []
-            loop.call_soon(self._flush, loop)
+            loop.call_soon(self._flush, loop, 0.0)
         pending.append((events, future))
         return True
 
-    def _flush(self, loop: asyncio.AbstractEventLoop) -> None:
+    def _flush(self, loop: asyncio.AbstractEventLoop, waited: float) -> None:
         batch = self._pending.pop(loop, [])
+        if not batch:
+            return
         try:
             done = self._append([event for events, _ in batch for event in events])
         except Exception as exc:
@@ -145,8 +153,15 @@ class LoopBatches:
             for _, future in batch:
                 future.set_exception(exc)
             return
-        if not done:  # another writer holds the lock: the appender thread waits for it, not the loop
+        if not done and waited >= GIVE_UP_S:  # a long writer: the appender thread waits, not the loop
             self._hand_over(batch)
-            return
-        for _, future in batch:
-            future.set_result(None)
+        elif not done:
+            later = self._pending.get(loop)
+            if later is None:  # nothing submitted since: retry on a timer
+                self._pending[loop] = batch
+                loop.call_later(RETRY_S, self._flush, loop, waited + RETRY_S)
+            else:  # a flush is already queued for the newer entries: they go together
+                later[:0] = batch
+        else:
+            for _, future in batch:
+                future.set_result(None)

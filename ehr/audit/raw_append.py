@@ -32,8 +32,13 @@ Sign = Callable[[int, bytes], Checkpoint]
 
 
 class RawAppender:
-    def __init__(self, store: SqlStore, lock: tuple[int, int], checkpoint_every: int) -> None:
+    def __init__(self, store: SqlStore, lock: tuple[int, int], checkpoint_every: int, *,
+                 wal_autocheckpoint: bool = True) -> None:
+        """``wal_autocheckpoint`` False (SQLite): this connection's commits never copy the WAL back
+        into the database file (a checkpoint of a large WAL takes hundreds of milliseconds, which an
+        event loop must not spend); someone else checkpoints (``checkpoint_wal``)."""
         self.store = store
+        self._autocheckpoint = wal_autocheckpoint
         self._postgres = store.engine.dialect.name == "postgresql"
         mark = "%s" if self._postgres else "?"
         self._insert = (f"INSERT INTO audit_log ({', '.join(_COLUMNS)}) "  # noqa: S608 (no input in it)
@@ -49,6 +54,8 @@ class RawAppender:
         ``wait=False``: return False at once, appending nothing, when another writer holds the lock."""
         if self._connection is None:
             self._connection = self.store.engine.raw_connection()
+            if not self._postgres and not self._autocheckpoint:
+                self._connection.driver_connection.execute("PRAGMA wal_autocheckpoint=0")
         try:
             if self._postgres:
                 return self._append(events, link, sign, wait)
@@ -99,6 +106,12 @@ class RawAppender:
             raise
         finally:
             cursor.close()
+
+    def checkpoint_wal(self) -> None:
+        """Copy what the WAL holds back into the SQLite database file, without waiting for readers or
+        writers (``PASSIVE``), on a connection of its own."""
+        with self.store.engine.connect() as conn:
+            conn.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)")
 
     def close(self) -> None:
         if self._connection is not None:

@@ -122,3 +122,24 @@ def test_a_loops_batch_that_finds_the_lock_taken_is_committed_by_the_appender_th
     committer.close()
     assert sorted(agent for _, batch in threaded for agent in batch) == ["user-0", "user-1", "user-2"]
     assert all(thread != loop_thread for thread, _ in threaded)
+
+
+def test_a_loops_batch_waits_its_turn_in_the_loop_while_another_writer_commits() -> None:
+    import asyncio
+
+    tries: list[list[str]] = []
+
+    def in_loop(events: Sequence[PreparedEvent]) -> bool:
+        tries.append([e.agent for e in events])
+        return len(tries) > 2  # the lock is taken twice, then free
+
+    committer = GroupCommitter(lambda events: pytest.fail("handed to the thread"), in_loop)
+
+    async def main() -> None:
+        receipts = [committer.submit(_event(n)) for n in range(3)]
+        for receipt in receipts:
+            await receipt.settled()
+
+    asyncio.run(main())
+    committer.close()
+    assert tries == [["user-0", "user-1", "user-2"]] * 3
