@@ -22,20 +22,18 @@ from urllib.parse import urlsplit
 from fastapi import Request
 
 from ehr.api import negotiation as neg
-from ehr.audit.boundary import AuditRecord
+from ehr.api.errors import audit_refusal
 from ehr.audit.receipts import attach
 from ehr.auth.boundary import Principal
 from ehr.auth.signing import SigningKeys
 from ehr.auth.validator import Grant, InvalidToken, KeySource, RemoteJwks, StaticKeys, TokenValidator
 from ehr.errors import BadRequest, Unauthorized
-from ehr.fhir.interactions.context import Services
 from ehr.settings import Settings
 
 REALM = "ehr"
 #: where the request's grant is kept once computed (in the ASGI scope: no attribute lookups that fail)
 _SCOPE_KEY = "ehr.grant"
 _CODE = re.compile(r"[A-Za-z0-9._:@-]{1,128}")
-_METHODS = {"GET": "read", "HEAD": "read", "POST": "create", "PUT": "update", "PATCH": "patch", "DELETE": "delete"}
 
 
 def open_signing_keys(settings: Settings) -> SigningKeys | None:
@@ -105,29 +103,24 @@ def _from_headers(request: Request, settings: Settings) -> Grant:
 def _from_token(request: Request, settings: Settings) -> Grant:
     scheme, _, token = request.headers.get("authorization", "").strip().partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
-        raise _refuse(request, settings, None, "This server requires a SMART on FHIR access token: send "
+        raise _refuse(request, None, "This server requires a SMART on FHIR access token: send "
                       "Authorization: Bearer <token> (get one from the authorization server, or `ehr token` locally).")
     validator: TokenValidator = request.app.state.token_validator
     try:
         grant = validator.validate(token.strip(), issuer=expected_issuer(request, settings),
                                    audience=settings.auth_audience or neg.fhir_base(request))
     except InvalidToken as exc:
-        raise _refuse(request, settings, "invalid_token", f"The access token was refused: {exc}.") from None
+        raise _refuse(request, "invalid_token", f"The access token was refused: {exc}.") from None
     purpose = code(request.headers.get("x-purpose-of-use"), "X-Purpose-Of-Use")
     return Grant(grant.principal, purpose or grant.purpose_of_use, grant.break_glass)
 
 
-def _refuse(request: Request, settings: Settings, error: str | None, message: str) -> Unauthorized:
+def _refuse(request: Request, error: str | None, message: str) -> Unauthorized:
     """A 401 with its WWW-Authenticate challenge (RFC 6750 §3), its denial already being audited."""
     challenge = f'Bearer realm="{REALM}"'
     if error is not None:
         description = message.replace('"', "'").replace("\\", "/")
         challenge += f', error="{error}", error_description="{description}"'
     exc = Unauthorized(message, headers={"WWW-Authenticate": challenge})
-    services: Services | None = getattr(request.app.state, "services", None)
-    if services is not None:
-        record = AuditRecord(interaction=_METHODS.get(request.method, "read"), tenant=settings.default_tenant,
-                             subject="anonymous", status=401,
-                             client=request.client.host if request.client else None)
-        attach(exc, services.auditor.record(record, None))
+    attach(exc, audit_refusal(request, 401))
     return exc

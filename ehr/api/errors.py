@@ -2,17 +2,24 @@
 
 Nothing reaches a client as a stack trace; an unexpected exception becomes a 500 OperationOutcome
 whose log line carries only the exception type and the request's method and route (never PHI).
+
+Every refused request is in the audit log: interactions record their own failures (the runner), the
+token check its 401s (``ehr.api.bearer``); a request refused before either — malformed headers, an
+unknown type or endpoint, 405/406/413/415 — is recorded here, with the caller when known, the method
+and the resource type of the path (never the body, the query values or the token).
 """
 
 from __future__ import annotations
 
 import logging
+import re
 
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
 
-from ehr.audit.receipts import attached
+from ehr.audit.boundary import AuditRecord
+from ehr.audit.receipts import DONE, Receipt, attach, attached
 from ehr.errors import FhirError, Issue, operation_outcome
 from ehr.fhir.jsonio import dumps
 
@@ -27,7 +34,33 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(Exception, _unexpected)
 
 
+_METHODS = {"GET": "read", "HEAD": "read", "POST": "create", "PUT": "update", "PATCH": "patch", "DELETE": "delete"}
+_TYPE = re.compile(r"^/fhir/([A-Z][A-Za-z]{1,63})(?:/|$)")
+
+
+def audit_refusal(request: Request, status: int) -> Receipt:
+    """Record a request refused before any interaction ran (nothing to record without a service)."""
+    services = getattr(request.app.state, "services", None)
+    if services is None:
+        return DONE
+    grant = request.scope.get("ehr.grant")
+    principal = grant.principal if grant is not None else None
+    settings = request.app.state.settings
+    found = _TYPE.match(request.url.path)
+    record = AuditRecord(
+        interaction=_METHODS.get(request.method, "operation"),
+        tenant=principal.tenant if principal is not None else settings.default_tenant,
+        subject=principal.subject if principal is not None else "anonymous", status=status,
+        resource_type=found.group(1) if found else None,
+        roles=principal.roles if principal is not None else (),
+        client=request.client.host if request.client else None)
+    receipt: Receipt = services.auditor.record(record, None)
+    return receipt
+
+
 async def _fhir_error(request: Request, exc: FhirError) -> Response:
+    if getattr(exc, "audit_receipt", None) is None:  # refused before the runner or the token check
+        attach(exc, audit_refusal(request, exc.status))
     try:
         await attached(exc).settled()  # a failure's audit entry is durable before its answer leaves
     except Exception as failed:
@@ -39,6 +72,10 @@ async def _fhir_error(request: Request, exc: FhirError) -> Response:
 
 
 async def _http_error(request: Request, exc: HTTPException) -> Response:
+    try:
+        await audit_refusal(request, exc.status_code).settled()
+    except Exception as failed:
+        return await _unexpected(request, failed)
     messages = {
         404: f"No FHIR endpoint at {request.url.path}; see GET /fhir/metadata for what is served.",
         405: f"{request.method} is not allowed on {request.url.path}; see GET /fhir/metadata.",
@@ -49,7 +86,11 @@ async def _http_error(request: Request, exc: HTTPException) -> Response:
                     headers=dict(exc.headers or {}), media_type=_MEDIA)
 
 
-async def _request_error(_request: Request, exc: RequestValidationError) -> Response:
+async def _request_error(request: Request, exc: RequestValidationError) -> Response:
+    try:
+        await audit_refusal(request, 400).settled()
+    except Exception as failed:
+        return await _unexpected(request, failed)
     text = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
     return Response(dumps(operation_outcome([Issue(f"Bad request: {text}")])), status_code=400,
                     media_type=_MEDIA)

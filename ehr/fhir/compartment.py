@@ -5,6 +5,8 @@ patients a resource belongs to (for the audit log's entities)."""
 from __future__ import annotations
 
 import functools
+import threading
+from collections import OrderedDict
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -66,12 +68,30 @@ def _all(tx: Tx, resource_type: str, param: str, patient_id: str, also: Sequence
 
 def patients_of(registry: Registry, record: VersionRecord) -> tuple[str, ...]:
     """``Patient/<id>`` of every patient whose compartment holds ``record``: the Patient itself, else the
-    patients its compartment parameters (``subject``, ``patient``, ``performer``...) refer to."""
+    patients its compartment parameters (``subject``, ``patient``, ``performer``...) refer to.
+    Remembered per version and content (a version never changes; the content's hash keeps apart
+    stores that reuse an id, as tests do), so a resource read again is not parsed again for its
+    audit entry."""
     if record.resource_type == "Patient":
         return (f"Patient/{record.id}",)
     if record.body is None or not registry.patient_compartment(record.resource_type):
         return ()
-    return patient_references(registry, orjson.loads(record.body))
+    key = (record.resource_type, record.id, record.version, hash(record.body) ^ id(registry))
+    with _SEEN_LOCK:
+        found = _SEEN.get(key)
+    if found is None:
+        found = patient_references(registry, orjson.loads(record.body))
+        with _SEEN_LOCK:
+            _SEEN[key] = found
+            while len(_SEEN) > _SEEN_SIZE:
+                _SEEN.popitem(last=False)
+    return found
+
+
+#: the patients of recently audited versions (``patients_of``), most recent last
+_SEEN: OrderedDict[tuple[str, str, int, int], tuple[str, ...]] = OrderedDict()
+_SEEN_LOCK = threading.Lock()
+_SEEN_SIZE = 65_536
 
 
 def patient_references(registry: Registry, resource: Mapping[str, Any]) -> tuple[str, ...]:

@@ -5,7 +5,7 @@ parameter names, never its values."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -170,6 +170,24 @@ def test_failures_are_audited(client: httpx.Client, tail: Tail) -> None:
     row, event = _one(tail.new())
     assert (row.interaction, row.status, row.outcome) == ("create", 422, "4")
     assert b"Secret-Name" not in b"".join(entry for _, entry, _ in tail.log.chain_rows())
+
+
+def test_requests_refused_before_any_interaction_are_audited(client: httpx.Client, tail: Tail) -> None:
+    refusals: list[tuple[Callable[[], httpx.Response], int, str]] = [
+        (lambda: client.get("/NotAType/1"), 404, "read"),  # unknown resource type
+        (lambda: client.get("/Patient/1/not-an-endpoint"), 404, "read"),
+        (lambda: client.post("/Patient", content=b"name=Secret", headers={"Content-Type": "text/plain"}), 415,
+         "create"),
+        (lambda: client.get("/Patient/1", headers={"Accept": "application/xml"}), 406, "read"),
+        (lambda: client.get("/Patient", headers={"X-Tenant": "not a code!"}), 400, "read"),
+    ]
+    for send, status, interaction in refusals:
+        answer = send()
+        assert answer.status_code == status, answer.text
+        row, event = _one(tail.new())
+        assert (row.interaction, row.status, row.outcome) == (interaction, status, "4")
+        assert event["outcomeDesc"] == f"HTTP {status}"
+    assert b"Secret" not in b"".join(entry for _, entry, _ in tail.log.chain_rows())
 
 
 def test_caller_purpose_and_break_glass(client: httpx.Client, tail: Tail) -> None:
