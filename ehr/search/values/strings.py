@@ -17,13 +17,15 @@ ADDRESS_PARTS = ("text", "line", "city", "district", "state", "postalCode", "cou
 
 
 def fold(text: str) -> str:
-    """Case- and accent-fold: NFKD, drop combining marks, casefold (``"Ángel"`` -> ``"angel"``).
+    """Case- and accent-fold: casefold, NFKD, drop combining marks, casefold (``"Ángel"`` -> ``"angel"``).
+    Casefolding first keeps characters whose case mapping is a letter (U+0345, the Greek iota
+    subscript, folds to ``ι`` whether written small or capital).
 
     Spec: https://hl7.org/fhir/R4/search.html#string (matching is case- and accent-insensitive).
     """
     if text.isascii():
         return text.casefold()
-    decomposed = unicodedata.normalize("NFKD", text)
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
     return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
 
 
