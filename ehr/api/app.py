@@ -17,6 +17,7 @@ from ehr.api.audit_routes import router as audit_event_router
 from ehr.api.auth_routes import router as auth_router
 from ehr.api.bearer import authenticate, open_signing_keys, open_token_validator
 from ehr.api.fhir_routes import router as fhir_router
+from ehr.api.request_audit import InferenceAudit
 from ehr.api.smart_routes import router as smart_router
 from ehr.audit.checkpoints import Signer
 from ehr.audit.log import SqlAuditLog
@@ -149,6 +150,7 @@ def create_app(settings: Settings, services: Services | None = None, audit_reade
     app.state.settings = settings
     app.state.capability = None
     errors.install(app)
+    app.add_middleware(InferenceAudit)
     app.include_router(smart_router)  # open: discovery and public keys
     app.include_router(audit_event_router)  # before the generic routes, which would take AuditEvent too
     app.include_router(fhir_router)

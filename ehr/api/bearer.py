@@ -22,7 +22,7 @@ from urllib.parse import urlsplit
 from fastapi import Request
 
 from ehr.api import negotiation as neg
-from ehr.api.errors import audit_refusal
+from ehr.api.request_audit import audit_refusal
 from ehr.audit.receipts import attach
 from ehr.auth.boundary import Principal
 from ehr.auth.signing import SigningKeys

@@ -12,14 +12,13 @@ and the resource type of the path (never the body, the query values or the token
 from __future__ import annotations
 
 import logging
-import re
 
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
 
-from ehr.audit.boundary import AuditRecord
-from ehr.audit.receipts import DONE, Receipt, attach, attached
+from ehr.api.request_audit import audit_refusal
+from ehr.audit.receipts import attach, attached
 from ehr.errors import FhirError, Issue, operation_outcome
 from ehr.fhir.jsonio import dumps
 
@@ -32,30 +31,6 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(HTTPException, _http_error)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, _request_error)  # type: ignore[arg-type]
     app.add_exception_handler(Exception, _unexpected)
-
-
-_METHODS = {"GET": "read", "HEAD": "read", "POST": "create", "PUT": "update", "PATCH": "patch", "DELETE": "delete"}
-_TYPE = re.compile(r"^/fhir/([A-Z][A-Za-z]{1,63})(?:/|$)")
-
-
-def audit_refusal(request: Request, status: int) -> Receipt:
-    """Record a request refused before any interaction ran (nothing to record without a service)."""
-    services = getattr(request.app.state, "services", None)
-    if services is None:
-        return DONE
-    grant = request.scope.get("ehr.grant")
-    principal = grant.principal if grant is not None else None
-    settings = request.app.state.settings
-    found = _TYPE.match(request.url.path)
-    record = AuditRecord(
-        interaction=_METHODS.get(request.method, "operation"),
-        tenant=principal.tenant if principal is not None else settings.default_tenant,
-        subject=principal.subject if principal is not None else "anonymous", status=status,
-        resource_type=found.group(1) if found else None,
-        roles=principal.roles if principal is not None else (),
-        client=request.client.host if request.client else None)
-    receipt: Receipt = services.auditor.record(record, None)
-    return receipt
 
 
 async def _fhir_error(request: Request, exc: FhirError) -> Response:
