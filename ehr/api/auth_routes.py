@@ -12,7 +12,7 @@ Spec: https://hl7.org/fhir/smart-app-launch/app-launch.html, https://hl7.org/fhi
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 from urllib.parse import parse_qsl
 
 from fastapi import APIRouter, Depends, Request, Response
@@ -98,21 +98,21 @@ def _oauth_error(exc: OAuthError) -> JSONResponse:
 
 @router.post("/token", include_in_schema=False)
 async def token(request: Request) -> Response:
-    try:
-        form = await _form(request)
-        issuer, url = issuer_for(request), token_url(request)
-        body = await _in_store(request, lambda conn: grants.token(conn, issuer, form, url))
-    except OAuthError as exc:
-        return _oauth_error(exc)
-    return JSONResponse(body, headers=_NO_STORE)
+    return await _form_endpoint(request, grants.token)
 
 
 @router.post("/introspect", include_in_schema=False)
 async def introspect_route(request: Request) -> Response:
+    return await _form_endpoint(request, introspect.introspect)
+
+
+async def _form_endpoint(request: Request, fn: Callable[[Connection, Issuer, dict[str, str], str], Any]) -> Response:
+    """A form-posted OAuth endpoint (token, introspection): ``fn`` of the form in one unit of work,
+    answered as JSON that is never cached, or as an RFC 6749 error."""
     try:
         form = await _form(request)
         issuer, url = issuer_for(request), token_url(request)
-        body = await _in_store(request, lambda conn: introspect.introspect(conn, issuer, form, url))
+        body = await _in_store(request, lambda conn: fn(conn, issuer, form, url))
     except OAuthError as exc:
         return _oauth_error(exc)
     return JSONResponse(body, headers=_NO_STORE)

@@ -99,17 +99,21 @@ class GroupCommitter:
         commit(self._append, batch)
 
 
-def commit(append: Callable[[Sequence[PreparedEvent]], None], batch: list[_Item]) -> None:
-    """One transaction for ``batch``; each waiter learns its outcome."""
+def commit(append: Callable[[Sequence[PreparedEvent]], bool | None], batch: list[_Item]) -> bool:
+    """One transaction for ``batch``; each waiter learns its outcome. False when ``append`` wrote
+    nothing because another writer held the lock (its waiters keep waiting)."""
     try:
-        append([event for events, _ in batch for event in events])
+        done = append([event for events, _ in batch for event in events])
     except Exception as exc:  # every waiter learns why; their responses fail instead of leaving unaudited
         log.error("audit append failed: %s", type(exc).__name__)
         for _, future in batch:
             future.set_exception(exc)
-        return
+        return True
+    if done is False:
+        return False
     for _, future in batch:
         future.set_result(None)
+    return True
 
 
 class LoopBatches:
@@ -146,22 +150,14 @@ class LoopBatches:
         batch = self._pending.pop(loop, [])
         if not batch:
             return
-        try:
-            done = self._append([event for events, _ in batch for event in events])
-        except Exception as exc:
-            log.error("audit append failed: %s", type(exc).__name__)
-            for _, future in batch:
-                future.set_exception(exc)
+        if commit(self._append, batch):
             return
-        if not done and waited >= GIVE_UP_S:  # a long writer: the appender thread waits, not the loop
+        if waited >= GIVE_UP_S:  # a long writer: the appender thread waits, not the loop
             self._hand_over(batch)
-        elif not done:
-            later = self._pending.get(loop)
-            if later is None:  # nothing submitted since: retry on a timer
-                self._pending[loop] = batch
-                loop.call_later(RETRY_S, self._flush, loop, waited + RETRY_S)
-            else:  # a flush is already queued for the newer entries: they go together
-                later[:0] = batch
-        else:
-            for _, future in batch:
-                future.set_result(None)
+            return
+        later = self._pending.get(loop)
+        if later is None:  # nothing submitted since: retry on a timer
+            self._pending[loop] = batch
+            loop.call_later(RETRY_S, self._flush, loop, waited + RETRY_S)
+        else:  # a flush is already queued for the newer entries: they go together
+            later[:0] = batch

@@ -29,7 +29,7 @@ from ehr.audit.events import PreparedEvent, prepare_events
 from ehr.audit.hashing import GENESIS, next_chain
 from ehr.audit.parallel import MIN_ENTRIES, verify_parallel
 from ehr.audit.query import AuditQuery
-from ehr.audit.raw_append import RawAppender
+from ehr.audit.raw_append import COLUMNS, RawAppender, row_values
 from ehr.audit.receipts import DONE, Receipt
 from ehr.audit.rows import AuditRow
 from ehr.audit.verify import Report, verify
@@ -276,13 +276,7 @@ def event_json(seq: int, entry: bytes) -> bytes:
 
 
 def _row(seq: int, item: PreparedEvent, entry: bytes, chain: bytes) -> dict[str, Any]:
-    return {
-        "seq": seq, "recorded": item.recorded, "tenant": item.tenant, "agent": item.agent,
-        "interaction": item.interaction, "action": item.action, "status": item.status, "outcome": item.outcome,
-        "patient": item.patient, "patient_tenant": item.patient_tenant, "resources": " ".join(item.resources),
-        "purpose": item.purpose, "roles": " ".join(item.roles), "break_glass": item.break_glass,
-        "denied": item.denied, "entry": entry, "chain": chain,
-    }
+    return dict(zip(COLUMNS, row_values(seq, item, entry, chain), strict=True))
 
 
 _ROW_COLUMNS = tuple(audit_log.c[name] for name in (

@@ -23,9 +23,18 @@ from ehr.audit.events import PreparedEvent
 from ehr.audit.hashing import GENESIS
 from ehr.store.sql.store import SqlStore
 
-_COLUMNS = ("seq", "recorded", "tenant", "agent", "interaction", "action", "status", "outcome", "patient",
+COLUMNS = ("seq", "recorded", "tenant", "agent", "interaction", "action", "status", "outcome", "patient",
             "patient_tenant", "resources", "purpose", "roles", "break_glass", "denied", "entry", "chain")
 _HEAD = "SELECT seq, chain FROM audit_log ORDER BY seq DESC LIMIT 1"
+
+
+
+def row_values(seq: int, item: PreparedEvent, entry: bytes, chain: bytes) -> tuple[Any, ...]:
+    """One ``audit_log`` row, in the order of :data:`COLUMNS`."""
+    return (seq, item.recorded, item.tenant, item.agent, item.interaction, item.action, item.status, item.outcome,
+            item.patient, item.patient_tenant, " ".join(item.resources), item.purpose, " ".join(item.roles),
+            item.break_glass, item.denied, entry, chain)
+
 
 Link = Callable[[int, bytes, list[Any]], Any]
 Sign = Callable[[int, bytes], Checkpoint]
@@ -41,8 +50,8 @@ class RawAppender:
         self._autocheckpoint = wal_autocheckpoint
         self._postgres = store.engine.dialect.name == "postgresql"
         mark = "%s" if self._postgres else "?"
-        self._insert = (f"INSERT INTO audit_log ({', '.join(_COLUMNS)}) "  # noqa: S608 (no input in it)
-                        f"VALUES ({', '.join([mark] * len(_COLUMNS))})")
+        self._insert = (f"INSERT INTO audit_log ({', '.join(COLUMNS)}) "  # noqa: S608 (no input in it)
+                        f"VALUES ({', '.join([mark] * len(COLUMNS))})")
         self._checkpoint = ("INSERT INTO audit_checkpoints (size, head, created, key_id, signature) "  # noqa: S608
                             f"VALUES ({', '.join([mark] * 5)})")
         self._lock = lock
@@ -86,9 +95,7 @@ class RawAppender:
             size, chain = (0, GENESIS) if found is None else (int(found[0]), bytes(found[1]))
             rows = []
             for item, (seq, entry, linked) in zip(events, link(size, chain, [e.event for e in events]), strict=True):
-                rows.append((seq, item.recorded, item.tenant, item.agent, item.interaction, item.action, item.status,
-                             item.outcome, item.patient, item.patient_tenant, " ".join(item.resources), item.purpose,
-                             " ".join(item.roles), item.break_glass, item.denied, entry, linked))
+                rows.append(row_values(seq, item, entry, linked))
                 if seq % self._every == 0:
                     cp = sign(seq, linked)
                     cursor.execute(self._checkpoint, (cp.size, cp.head, cp.time, cp.key_id, cp.signature))

@@ -61,20 +61,14 @@ def retire(
     (refused while any data key still needs an old version). Restart the servers afterwards: a running
     server may hold an old version in memory."""
     from ehr.api.app import open_store
-    from ehr.crypto.maintenance import StillWrapped, retire_tenant
+    from ehr.crypto.maintenance import StillWrapped, retire_tenant, tenants_or
     from ehr.crypto.setup import open_kek_source
-    from ehr.store.sql import data_keys
 
     settings = _settings(db, data_dir, vault_addr, vault_token)
     store = open_store(settings)
     source = open_kek_source(settings)
     try:
-        if tenant is None:
-            with store.unit_of_work(write=False) as tx:
-                tenants = data_keys.tenants(tx.conn)
-        else:
-            tenants = [tenant]
-        for name in tenants:
+        for name in tenants_or(store, tenant):
             gone = retire_tenant(store, source, name)
             shown = ", ".join(map(str, gone)) or "none (nothing older than the newest)"
             typer.echo(f"tenant {name}: KEK versions destroyed: {shown}")

@@ -48,11 +48,15 @@ def rotate_tenant(store: SqlStore, source: KekSource, tenant: str, batch: int = 
 
 def rotate_all(store: SqlStore, source: KekSource, tenant: str | None, batch: int = 200) -> list[Rotation]:
     """Rotate ``tenant``, or every tenant that holds data keys."""
+    return [rotate_tenant(store, source, t, batch) for t in tenants_or(store, tenant)]
+
+
+def tenants_or(store: SqlStore, tenant: str | None) -> list[str]:
+    """``[tenant]``, or every tenant that holds data keys when None."""
     if tenant is not None:
-        return [rotate_tenant(store, source, tenant, batch)]
+        return [tenant]
     with store.unit_of_work(write=False) as tx:
-        found = data_keys.tenants(tx.conn)
-    return [rotate_tenant(store, source, t, batch) for t in found]
+        return data_keys.tenants(tx.conn)
 
 
 class StillWrapped(Exception):

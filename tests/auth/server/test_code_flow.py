@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -13,15 +12,7 @@ import pytest
 from ehr.api.app import open_store
 from ehr.auth.server.launches import create_launch
 from ehr.auth.server.registry import connection
-from tests.auth.server.support import REDIRECT, AuthServer, claims_of, code_of, create_patient, login, pkce, start
-
-
-@pytest.fixture
-def auth(db_url: str, tmp_path: Path) -> Iterator[AuthServer]:
-    server, live = start(db_url, tmp_path)
-    with live:
-        server.user()
-        yield server
+from tests.auth.server.support import REDIRECT, AuthServer, claims_of, code_of, create_patient, login, pkce
 
 
 @pytest.fixture

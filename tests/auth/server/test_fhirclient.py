@@ -4,27 +4,16 @@ the FHIR API with the issued token."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
 from urllib.parse import parse_qsl, urlsplit
 
 import httpx
-import pytest
 from fhirclient import client
 from fhirclient.models.patient import Patient
 
 from ehr.api.app import open_store
 from ehr.auth.server.launches import create_launch
 from ehr.auth.server.registry import connection
-from tests.auth.server.support import PASSWORD, REDIRECT, AuthServer, create_patient, start
-
-
-@pytest.fixture
-def auth(db_url: str, tmp_path: Path) -> Iterator[AuthServer]:
-    server, live = start(db_url, tmp_path)
-    with live:
-        server.user()
-        yield server
+from tests.auth.server.support import PASSWORD, REDIRECT, AuthServer, create_patient
 
 
 def _smart(auth: AuthServer, client_id: str, launch: str | None = None) -> client.FHIRClient:

@@ -3,23 +3,12 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
-import pytest
 
 from ehr.api.app import open_audit_log, open_store
 from ehr.audit.query import AuditQuery
-from tests.auth.server.support import AuthServer, claims_of, code_of, login, pkce, start
-
-
-@pytest.fixture
-def auth(db_url: str, tmp_path: Path) -> Iterator[AuthServer]:
-    server, live = start(db_url, tmp_path)
-    with live:
-        server.user()
-        yield server
+from tests.auth.server.support import AuthServer, claims_of, code_of, login, pkce
 
 
 def _backend_token(auth: AuthServer, client_id: str) -> str:
