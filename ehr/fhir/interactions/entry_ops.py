@@ -38,8 +38,14 @@ def _interaction(entry: Entry) -> str:
     return {"POST": "create", "PUT": "update", "PATCH": "patch", "DELETE": "delete"}.get(entry.method, "unknown")
 
 
-def run_entry(ctx: Context, services: Services, tx: Tx, entry: Entry) -> Result:
+def run_authorized(ctx: Context, services: Services, tx: Tx, entry: Entry) -> Result:
+    """A batch entry: authorized, then run (inside the runner, so a denial is audited)."""
     authorize(ctx, services, entry)
+    return run_entry(ctx, services, tx, entry)
+
+
+def run_entry(ctx: Context, services: Services, tx: Tx, entry: Entry) -> Result:
+    """Run one entry; the caller authorized it first (:func:`authorize`)."""
     parts, if_match = entry.parts, parse_etag(entry.if_match)
     if entry.method in ("GET", "HEAD"):
         return _run_read(ctx, services, tx, entry)
@@ -62,7 +68,6 @@ def run_entry(ctx: Context, services: Services, tx: Tx, entry: Entry) -> Result:
 
 
 def run_delete(ctx: Context, services: Services, tx: Tx, entry: Entry) -> Result:
-    authorize(ctx, services, entry)
     parts = entry.parts
     check_writable(entry.resource_type)
     if len(parts) == 2:

@@ -70,7 +70,7 @@ def transaction(ctx: Context, services: Services, tx: Tx, entries: list[Entry],
     current: Entry | None = None
     check_overlaps(entries)
     try:
-        for current in entries:
+        for current in entries:  # every entry is authorized before any runs
             entry_ops.authorize(ctx, services, current)
         for current in sorted((e for e in entries if e.method == "DELETE"), key=lambda e: e.index):
             deleted = entry_ops.run_delete(ctx, services, tx, current)
@@ -122,7 +122,7 @@ def batch(ctx: Context, services: Services, entries: list[Entry],
     for entry in entries:
         try:
             write = entry.method not in ("GET", "HEAD")
-            result = run(lambda tx, e=entry: entry_ops.run_entry(ctx, services, tx, e), write)  # type: ignore[misc]
+            result = run(lambda tx, e=entry: entry_ops.run_authorized(ctx, services, tx, e), write)  # type: ignore[misc]
             out.append(entry_ops.response(ctx, result, read=not write))
         except FhirError as exc:
             out.append(entry_ops.failure(exc))
