@@ -90,6 +90,9 @@ class Reverse:
     source_type: str
     param: str
     inner: Criterion
+    #: compile as a probe per candidate row (``EXISTS`` through the candidate's referrers) instead of
+    #: collecting every referrer's target first: chosen by the store when the referrers are many
+    probe: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,11 +13,31 @@ value is the range [low, high] its precision implies, and so is the search value
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import Any, assert_never
 
-from sqlalchemy import ColumnElement, FromClause, Select, and_, false, func, not_, or_, select, true
+from sqlalchemy import (
+    ARRAY,
+    ColumnElement,
+    FromClause,
+    Select,
+    String,
+    and_,
+    bindparam,
+    exists,
+    false,
+    func,
+    literal,
+    not_,
+    or_,
+    select,
+    true,
+    union,
+    union_all,
+)
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.visitors import InternalTraversal
 
 from ehr.search.paging import query_position, sort_column
 from ehr.search.prefixes import range_condition
@@ -129,11 +149,18 @@ def _driven_page(query: SearchQuery, lead: Criterion, after: int | None, guard: 
     return stmt.order_by(table.c.pk).limit(query.count + 1)
 
 
-def page_statement(query: SearchQuery, *, drive: bool = True, guard: Guard | None = None) -> Select[Any]:
+def page_statement(query: SearchQuery, *, drive: bool = True, guard: Guard | None = None,
+                   targets: Sequence[tuple[str, str]] | None = None, lateral: bool = False) -> Select[Any]:
     """One page (plus one row, to tell whether more follow) in the result order. Rows of a sorted or
     backward page carry their sort values as ``s0``, ``s1``...; a backward page comes in reverse order.
-    With ``drive``, an unsorted page is read along the index of its :func:`driver`, if it has one."""
+    With ``drive``, an unsorted page is read along the index of its :func:`driver`, if it has one;
+    with ``targets`` (those of its :func:`chain_lead`), along each target's referrers (``lateral``: in
+    one lateral join, which PostgreSQL supports)."""
     position = query_position(query)
+    if targets is not None:
+        lead = chain_lead(query)
+        assert lead is not None
+        return _merged_page(query, lead, targets, None if position is None else position.pk, guard, lateral)
     if not query.sort and (position is None or not position.backward):
         lead = driver(query) if drive else None
         if lead is not None:
@@ -199,9 +226,11 @@ def criterion_condition(resource_type: str | None, c: Criterion, r: FromClause) 
     return _criterion(resource_type, c, r, None)
 
 
-def _criterion(resource_type: str | None, c: Criterion, r: FromClause, guard: Guard | None) -> ColumnElement[bool]:
+def _criterion(resource_type: str | None, c: Criterion, r: FromClause, guard: Guard | None, *,
+               probe: bool = False) -> ColumnElement[bool]:
     """The condition on the rows of ``r`` (``resources`` or an alias of it) that ``c`` selects; chain
-    targets and ``_has`` referrers must meet ``guard`` too."""
+    targets and ``_has`` referrers must meet ``guard`` too. ``probe``: an index lookup is written as a
+    per-row ``EXISTS`` on the index table's key instead of ``pk IN (every match)``."""
     if isinstance(c.link, Chain):
         return _chain(resource_type, c.param, c.link, r, guard)
     if isinstance(c.link, Reverse):
@@ -216,16 +245,84 @@ def _criterion(resource_type: str | None, c: Criterion, r: FromClause, guard: Gu
         return or_(*(_range(_micros(v), column, column) for v in c.values if isinstance(v, RangeValue)))
     if c.type == "composite":
         return _composite(resource_type, c, r)
+    if probe and c.missing is None:
+        table = _TABLES[c.type].alias()
+        found = exists(select(1).where(table.c.pk == r.c.pk, table.c.param == c.param,
+                                       *_by_key(table, resource_type), _matches(table, c)))
+        return not_(found) if c.modifier == "not" else found
     table = _TABLES[c.type]
-    scope = [table.c.param == c.param]
-    if resource_type is not None:
-        scope.append(table.c.res_type == resource_type)
+    scope = _scope(table, resource_type, c)
     if c.missing is not None:
         present = r.c.pk.in_(select(table.c.pk).where(*scope))
         return not_(present) if c.missing else present
-    matches = or_(false(), *(_value(table, c, v) for v in c.values))
-    inner = r.c.pk.in_(select(table.c.pk).where(*scope, matches))
+    inner = r.c.pk.in_(select(table.c.pk).where(*scope, _matches(table, c)))
     return not_(inner) if c.modifier == "not" else inner
+
+
+def _scope(table: Any, resource_type: str | None, c: Criterion) -> list[ColumnElement[bool]]:
+    scope = [table.c.param == c.param]
+    if resource_type is not None:
+        scope.append(table.c.res_type == resource_type)
+    return scope
+
+
+def _matches(table: Any, c: Criterion) -> ColumnElement[bool]:
+    return or_(false(), *(_value(table, c, v) for v in c.values))
+
+
+class _Unindexed(ColumnElement[Any]):
+    """A column that SQLite must not look up through an index (``+column``, its documented way); other
+    engines see the plain column. It makes SQLite, which keeps no planner statistics here, read an index
+    table by its resource key instead of walking the parameter's longer value index."""
+
+    inherit_cache = True
+    _traverse_internals = [("column", InternalTraversal.dp_clauseelement)]  # noqa: RUF012 (SQLAlchemy reads it)
+
+    def __init__(self, column: ColumnElement[Any]) -> None:
+        self.column = column
+        self.type = column.type
+
+
+@compiles(_Unindexed)
+def _plain(element: _Unindexed, compiler: Any, **kw: Any) -> str:
+    return str(compiler.process(element.column, **kw))
+
+
+@compiles(_Unindexed, "sqlite")
+def _plus(element: _Unindexed, compiler: Any, **kw: Any) -> str:
+    return "+" + str(compiler.process(element.column, **kw))
+
+
+def _by_key(table: Any, resource_type: str | None) -> list[ColumnElement[bool]]:
+    """The type condition of a read of ``table`` (an index table or an alias) by its resource key."""
+    return [] if resource_type is None else [_Unindexed(table.c.res_type) == resource_type]
+
+
+def simple(c: Criterion) -> bool:
+    """Whether ``c`` is one lookup in one index table (no link, no ``:missing``, no composite)."""
+    return c.link is None and c.missing is None and c.type in _TABLES
+
+
+#: a ``_has`` whose referrers' criterion matches more index rows than this is compiled as a probe per
+#: candidate (:func:`plan`): collecting the targets of that many referrers first costs more than
+#: probing candidates, which mostly stop at their first referrer
+PROBE_ABOVE = 1000
+
+
+def plan(query: SearchQuery, count: Callable[[Select[Any]], int]) -> SearchQuery:
+    """``query`` with each top-level ``_has`` of a :func:`simple` inner criterion marked as a probe when
+    that criterion matches many index rows, counted (up to :data:`PROBE_ABOVE` + 1) with ``count``.
+    The count ignores the caller's rights: it only picks the plan, and nothing of it is returned."""
+    criteria = []
+    for c in query.criteria:
+        if isinstance(c.link, Reverse) and simple(c.link.inner):
+            has = c.link
+            table = _TABLES[has.inner.type]
+            rows = select(table.c.pk).where(*_scope(table, has.source_type, has.inner), _matches(table, has.inner))
+            many = count(select(func.count()).select_from(rows.limit(PROBE_ABOVE + 1).subquery())) > PROBE_ABOVE
+            c = replace(c, link=replace(has, probe=many))
+        criteria.append(c)
+    return replace(query, criteria=tuple(criteria))
 
 
 def _composite(resource_type: str | None, c: Criterion, r: FromClause) -> ColumnElement[bool]:
@@ -281,32 +378,109 @@ def _chain(resource_type: str | None, param: str, chain: Chain, r: FromClause,
            guard: Guard | None) -> ColumnElement[bool]:
     """Rows of ``r`` whose reference ``param`` points at a current target meeting the inner criterion."""
     ref = idx_reference.alias()
-    targets = []
-    for target_type, inner in chain.targets:
-        t = resources.alias()
-        matching = select(t.c.res_id).where(t.c.res_type == target_type, t.c.deleted == false(),
-                                            t.c.erased == false(), _criterion(target_type, inner, t, guard))
-        if guard is not None:
-            matching = matching.where(guard(t))
-        targets.append(and_(ref.c.target_type == target_type, ref.c.target_id.in_(matching)))
+    targets = [and_(ref.c.target_type == target_type, ref.c.target_id.in_(matching))
+               for target_type, matching in _chain_targets(chain, guard)]
     scope = [ref.c.param == param, or_(*targets)]
     if resource_type is not None:
         scope.append(ref.c.res_type == resource_type)
     return r.c.pk.in_(select(ref.c.pk).where(*scope))
 
 
+def _chain_targets(chain: Chain, guard: Guard | None) -> list[tuple[str, Select[Any]]]:
+    """Per target type, the ids of the current resources of that type meeting the chain's criterion."""
+    found = []
+    for target_type, inner in chain.targets:
+        t = resources.alias()
+        matching = select(t.c.res_id).where(t.c.res_type == target_type, t.c.deleted == false(),
+                                            t.c.erased == false(), _criterion(target_type, inner, t, guard))
+        if guard is not None:
+            matching = matching.where(guard(t))
+        found.append((target_type, matching))
+    return found
+
+
+#: a chain with at most this many targets is read one target at a time (:func:`targets_statement`)
+MERGE_TARGETS = 100
+
+
+def chain_lead(query: SearchQuery) -> Criterion | None:
+    """The chain an unsorted forward page without a :func:`driver` is read along, if it has one."""
+    position = query_position(query)
+    if query.resource_type is None or query.sort or (position is not None and position.backward):
+        return None
+    if driver(query) is not None:
+        return None
+    return next((c for c in query.criteria if isinstance(c.link, Chain)), None)
+
+
+def targets_statement(lead: Criterion, guard: Guard | None) -> Select[Any]:
+    """The (type, id) of the targets of the chain ``lead``, up to :data:`MERGE_TARGETS` + 1. With at
+    most that many, the page is read along each target's referrers in key order (:func:`page_statement`
+    with ``targets``), which stops after a page per target however many resources point at them."""
+    assert isinstance(lead.link, Chain)
+    parts = [select(literal(target_type).label("target_type"), matching.subquery().c.res_id.label("target_id"))
+             for target_type, matching in _chain_targets(lead.link, guard)]
+    both = parts[0] if len(parts) == 1 else union_all(*parts)
+    return select(both.subquery()).limit(MERGE_TARGETS + 1)
+
+
+def _merged_page(query: SearchQuery, lead: Criterion, targets: Sequence[tuple[str, str]], after: int | None,
+                 guard: Guard | None, lateral: bool) -> Select[Any]:
+    """The page of a chain read target by target: per target the first ``count + 1`` referrers (in key
+    order, after ``after``) that meet the other criteria, then the first ``count + 1`` of them all. A
+    resource pointing at two targets comes once. ``lateral`` (PostgreSQL): one branch joined laterally
+    to the list of targets, which plans in constant time; otherwise a union of one branch per target."""
+    if not targets:
+        return select(resources).where(false())
+    rest = replace(query, criteria=tuple(c for c in query.criteria if c is not lead))
+    own_row = bool(rest.criteria) or guard is not None or query.compartment is not None
+
+    def branch(target_type: Any, target_id: Any) -> Select[Any]:
+        ref = idx_reference.alias()
+        stmt = select(ref.c.pk).where(ref.c.res_type == query.resource_type, ref.c.param == lead.param,
+                                      ref.c.target_id == target_id, ref.c.target_type == target_type)
+        if own_row:  # index rows exist only for current resources: the row is read only for the rest
+            stmt = stmt.join(resources, resources.c.pk == ref.c.pk).where(
+                where_clause(rest, narrowed=True, guard=guard))
+        if after is not None:
+            stmt = stmt.where(ref.c.pk > after)
+        return stmt.order_by(ref.c.pk).limit(query.count + 1)
+
+    if lateral:
+        listed = func.unnest(bindparam("target_types", [t for t, _ in targets], ARRAY(String)),
+                             bindparam("target_ids", [i for _, i in targets], ARRAY(String))).table_valued(
+            "target_type", "target_id").render_derived(name="targets")
+        each = branch(listed.c.target_type, listed.c.target_id).lateral()
+        keys = select(each.c.pk).select_from(listed.join(each, true())).distinct().subquery()
+    else:
+        branches = [select(branch(target_type, target_id).subquery()) for target_type, target_id in targets]
+        keys = (branches[0] if len(branches) == 1 else union(*branches)).subquery()
+    return (select(resources).select_from(keys.join(resources, resources.c.pk == keys.c.pk))
+            .order_by(keys.c.pk).limit(query.count + 1))
+
+
 def _reverse(resource_type: str | None, has: Reverse, r: FromClause, guard: Guard | None) -> ColumnElement[bool]:
-    """Rows of ``r`` that a current ``has.source_type`` resource meeting the inner criterion points at."""
+    """Rows of ``r`` that a current ``has.source_type`` resource meeting the inner criterion points at.
+    Index rows exist only for current resources, so the referrer's own row is read only where the
+    caller's rights or the inner criterion need it. ``has.probe``: each candidate row probes its own
+    referrers (``EXISTS``), which stops at the first match; otherwise every matching referrer's target
+    is collected first (cheap while they are few)."""
     ref = idx_reference.alias()
-    source = resources.alias()
-    referring = (select(ref.c.target_id).join(source, source.c.pk == ref.c.pk)
-                 .where(ref.c.res_type == has.source_type, ref.c.param == has.param,
-                        ref.c.target_type == resource_type, source.c.deleted == false(),
-                        source.c.erased == false(),
-                        _criterion(has.source_type, has.inner, source, guard)))
-    if guard is not None:
-        referring = referring.where(guard(source))
-    return r.c.res_id.in_(referring)
+    needs_row = guard is not None or not simple(has.inner)
+    source: Any = resources.alias() if needs_row else ref
+    pinned = simple(has.inner) and not has.probe  # read along the inner matches' keys
+    where = [*(_by_key(ref, has.source_type) if pinned else [ref.c.res_type == has.source_type]),
+             ref.c.param == has.param, ref.c.target_type == resource_type,
+             _criterion(has.source_type, has.inner, source, guard, probe=has.probe)]
+    if needs_row:
+        where += [source.c.pk == ref.c.pk, source.c.deleted == false(), source.c.erased == false()]
+        if guard is not None:
+            where.append(guard(source))
+    if has.probe:
+        return exists(select(1).select_from(ref if not needs_row else ref.join(source, source.c.pk == ref.c.pk))
+                      .where(ref.c.target_id == r.c.res_id, *where))
+    referring = select(ref.c.target_id).select_from(ref if not needs_row else ref.join(source, source.c.pk == ref.c.pk))
+    return r.c.res_id.in_(referring.where(*where))
 
 
 def _value(table: Any, c: Criterion, v: Value) -> ColumnElement[bool]:

@@ -255,7 +255,15 @@ class SqlTx:
         return self._records(rows, lambda r: (r.method, r.seq))
 
     def search(self, query: SearchQuery) -> SearchPage:
-        rows = list(self.conn.execute(search_sql.page_statement(query, guard=self._guard)).all())
+        query = search_sql.plan(query, lambda stmt: int(self.conn.execute(stmt).scalar_one()))
+        targets = None
+        lead = search_sql.chain_lead(query)
+        if lead is not None:
+            found = [(str(t), str(i)) for t, i in self.conn.execute(search_sql.targets_statement(lead, self._guard))]
+            targets = found if len(found) <= search_sql.MERGE_TARGETS else None
+        lateral = self.conn.dialect.name == "postgresql"
+        rows = list(self.conn.execute(search_sql.page_statement(query, guard=self._guard, targets=targets,
+                                                                lateral=lateral)).all())
         if len({r.pk for r in rows}) < len(rows):  # a resource with two equal index rows of the driver
             rows = list(self.conn.execute(search_sql.page_statement(query, drive=False, guard=self._guard)).all())
         position = query_position(query)
