@@ -41,8 +41,8 @@ from ehr.crypto.blind import BlindIndexKey
 from ehr.search.blind import Blinder
 from ehr.search.query_parse import ParseOptions, parse_search
 from ehr.search.registry import Registry
-from ehr.search.sql import page_statement
 from ehr.store.sql.schema import INDEX_TABLES, idx_reference, resources
+from ehr.store.sql.store import planned_page
 
 CACHE = Path.home() / ".cache/ehr-synthea"
 DEFAULT_DATA = [CACHE / "p20-s1/fhir", CACHE / "p70-s2/fhir"]
@@ -121,7 +121,8 @@ def plans(db_url: str, data_dir: Path, found: dict[str, Search]) -> dict[str, li
             for name, (resource_type, params) in found.items():
                 query = parse_search(resource_type, [p for p in params if not p[0].startswith("_include")
                                                      and not p[0].startswith("_revinclude")], registry, options)
-                sql = str(page_statement(query).compile(conn.engine, compile_kwargs={"literal_binds": True}))
+                _, page = planned_page(conn, query, None)  # the statement the store runs (dev: no rights)
+                sql = str(page.compile(conn.engine, compile_kwargs={"literal_binds": True}))
                 explain = "EXPLAIN QUERY PLAN " if conn.dialect.name == "sqlite" else "EXPLAIN "
                 rows = conn.execute(text(explain + sql)).all()
                 out[name] = [" ".join(str(c) for c in (r[1:] if conn.dialect.name == "sqlite" else r)) for r in rows]

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
-from sqlalchemy import Connection, Engine, Row, Table, and_, delete, exists, false, select, true, update
+from sqlalchemy import Connection, Engine, Row, Select, Table, and_, delete, exists, false, select, true, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
 
@@ -91,6 +91,20 @@ def _by_type(keys: Sequence[tuple[str, str]]) -> Iterator[tuple[str, Sequence[st
 def _chunks(items: Sequence[Any], size: int = 500) -> Iterator[Sequence[Any]]:
     for start in range(0, len(items), size):
         yield items[start:start + size]
+
+
+def planned_page(conn: Connection, query: SearchQuery,
+                 rights: search_sql.Guard | None) -> tuple[SearchQuery, Select[Any]]:
+    """The query as planned by what it finds (``search_sql.plan``) and the statement of its page: along
+    each target of its chain (``search_sql.chain_lead``) when they are few, otherwise as compiled."""
+    query = search_sql.plan(query, lambda stmt: int(conn.execute(stmt).scalar_one()))
+    targets = None
+    lead = search_sql.chain_lead(query)
+    if lead is not None:
+        found = [(str(t), str(i)) for t, i in conn.execute(search_sql.targets_statement(lead, rights))]
+        targets = found if len(found) <= search_sql.MERGE_TARGETS else None
+    lateral = conn.dialect.name == "postgresql"
+    return query, search_sql.page_statement(query, guard=rights, targets=targets, lateral=lateral)
 
 
 class SqlStore:
@@ -255,15 +269,8 @@ class SqlTx:
         return self._records(rows, lambda r: (r.method, r.seq))
 
     def search(self, query: SearchQuery) -> SearchPage:
-        query = search_sql.plan(query, lambda stmt: int(self.conn.execute(stmt).scalar_one()))
-        targets = None
-        lead = search_sql.chain_lead(query)
-        if lead is not None:
-            found = [(str(t), str(i)) for t, i in self.conn.execute(search_sql.targets_statement(lead, self._guard))]
-            targets = found if len(found) <= search_sql.MERGE_TARGETS else None
-        lateral = self.conn.dialect.name == "postgresql"
-        rows = list(self.conn.execute(search_sql.page_statement(query, guard=self._guard, targets=targets,
-                                                                lateral=lateral)).all())
+        query, page = planned_page(self.conn, query, self._guard)
+        rows = list(self.conn.execute(page).all())
         if len({r.pk for r in rows}) < len(rows):  # a resource with two equal index rows of the driver
             rows = list(self.conn.execute(search_sql.page_statement(query, drive=False, guard=self._guard)).all())
         position = query_position(query)
