@@ -136,9 +136,10 @@ def test_reference_rows() -> None:
 @pytest.mark.parametrize(
     ("uri", "expected"),
     [
-        ("http://a.org/fhir/ValueSet/1", ["http://a.org/fhir/ValueSet/1", "http://a.org/fhir/ValueSet",
-                                          "http://a.org/fhir", "http://a.org"]),
-        ("http://a.org/fhir/", ["http://a.org/fhir/", "http://a.org/fhir", "http://a.org"]),
+        ("http://a.org/fhir/ValueSet/1", ["http://a.org/fhir/ValueSet/1", "http://a.org/fhir/ValueSet/1/",
+                                          "http://a.org/fhir/ValueSet", "http://a.org/fhir/ValueSet/",
+                                          "http://a.org/fhir", "http://a.org/fhir/", "http://a.org", "http://a.org/"]),
+        ("http://a.org/fhir/", ["http://a.org/fhir/", "http://a.org/fhir", "http://a.org", "http://a.org/"]),
         ("http://a.org", ["http://a.org"]),
         ("urn:oid:1.2.3", ["urn:oid:1.2.3"]),
     ],

@@ -78,9 +78,11 @@ def uris_from_uri(param: str, value: Any) -> list[UriRow]:
 
 
 def uri_prefixes(uri: str) -> list[str]:
-    """``uri`` and each URL it lies under, by path segment (``:above``): ``http://a.org/fhir/ValueSet/1``
-    gives itself, ``http://a.org/fhir/ValueSet``, ``http://a.org/fhir`` and ``http://a.org``; a URI without
-    an ``scheme://authority/path`` form (``urn:oid:...``) gives only itself.
+    """``uri`` and each URL it lies under, by path segment (``:above``), each also written with a trailing
+    slash (``:below`` ignores one too): ``http://a.org/fhir/ValueSet/1`` gives itself,
+    ``http://a.org/fhir/ValueSet/1/``, ``http://a.org/fhir/ValueSet``, ``http://a.org/fhir/ValueSet/`` ... down
+    to ``http://a.org`` and ``http://a.org/``; a URI without an ``scheme://authority/path`` form
+    (``urn:oid:...``) gives only itself.
     Spec: https://hl7.org/fhir/R4/search.html#uri"""
     scheme, sep, rest = uri.partition("://")
     if not sep or "/" not in rest:
@@ -90,6 +92,5 @@ def uri_prefixes(uri: str) -> list[str]:
     found = [uri]
     for n in range(len(segments), -1, -1):
         prefix = f"{scheme}://{authority}" + "".join(f"/{s}" for s in segments[:n])
-        if prefix not in found:
-            found.append(prefix)
+        found.extend(form for form in (prefix, prefix + "/") if form not in found)
     return found

@@ -57,3 +57,16 @@ def test_a_page_read_along_the_index_lists_each_match_once(client: httpx.Client)
             break
         response = client.get(following[0])
     assert seen == ["o0", "o1", "o2", "o3", "o4"]
+
+
+def test_uri_above_finds_a_stored_url_written_with_a_trailing_slash(client: httpx.Client) -> None:
+    """``url:above=.../legacy/v2`` finds a ValueSet whose url is ``.../legacy/``: it is a path prefix of the
+    searched URL (https://hl7.org/fhir/R4/search.html#uri), the slash ending no segment."""
+    urls = {"slash": "http://example.org/fhir/ValueSet/legacy/", "plain": "http://example.org/fhir/ValueSet",
+            "other": "http://example.org/fhir/ValueSet/legacy-2/"}
+    for vid, url in urls.items():
+        body = {"resourceType": "ValueSet", "id": vid, "url": url, "status": "active"}
+        assert client.put(f"ValueSet/{vid}", json=body).status_code == 201
+    above = "http://example.org/fhir/ValueSet/legacy/v2"
+    assert _ids(client, "ValueSet", **{"url:above": above}) == {"slash", "plain"}
+    assert _ids(client, "ValueSet", **{"url:above": "http://example.org/fhir/ValueSet/legacy"}) == {"slash", "plain"}
