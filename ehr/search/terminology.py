@@ -5,7 +5,8 @@ and ValueSet resources stored in the server (no external terminology service).
   subsumes (is subsumed by), from the stored CodeSystem whose ``url`` is the search value's system.
   The hierarchy is the nesting of ``CodeSystem.concept`` and the ``parent`` / ``child`` concept
   properties (https://hl7.org/fhir/R4/codesystem.html#hierarchy).
-- ``:in`` / ``:not-in``: the codes of the stored ValueSet whose ``url`` is the search value, expanded
+- ``:in`` / ``:not-in``: the codes of the stored ValueSet whose ``url`` is the search value (or, for a
+  relative ``ValueSet/[id]``, of that id: :class:`Terminology` finds it), expanded
   from ``compose`` (https://hl7.org/fhir/R4/valueset.html#compose): included and excluded concepts
   listed explicitly, whole code systems and ``is-a`` / ``descendent-of`` / ``is-not-a`` / ``in`` /
   ``=`` (on ``concept``) filters over stored CodeSystems, and other stored ValueSets; else from a stored

@@ -70,3 +70,20 @@ def test_uri_above_finds_a_stored_url_written_with_a_trailing_slash(client: http
     above = "http://example.org/fhir/ValueSet/legacy/v2"
     assert _ids(client, "ValueSet", **{"url:above": above}) == {"slash", "plain"}
     assert _ids(client, "ValueSet", **{"url:above": "http://example.org/fhir/ValueSet/legacy"}) == {"slash", "plain"}
+
+
+def test_in_takes_a_relative_reference_to_the_value_set(client: httpx.Client) -> None:
+    """``:in`` is "a URI (relative or absolute) that identifies a value set"
+    (https://hl7.org/fhir/R4/search.html#token): ``ValueSet/[id]`` names the stored one by id."""
+    value_set = {"resourceType": "ValueSet", "id": "heart", "url": "http://example.org/fhir/ValueSet/heart",
+                 "status": "active", "compose": {"include": [{"system": "http://loinc.org",
+                                                              "concept": [{"code": "8867-4"}]}]}}
+    assert client.put("ValueSet/heart", json=value_set).status_code == 201
+    for oid, code in {"hr": "8867-4", "wt": "29463-7"}.items():
+        body = {"resourceType": "Observation", "id": oid, "status": "final",
+                "code": {"coding": [{"system": "http://loinc.org", "code": code}]}}
+        assert client.put(f"Observation/{oid}", json=body).status_code == 201
+    assert _ids(client, "Observation", **{"code:in": "ValueSet/heart"}) == {"hr"}
+    assert _ids(client, "Observation", **{"code:not-in": "ValueSet/heart"}) == {"wt"}
+    assert _ids(client, "Observation", **{"code:in": "http://example.org/fhir/ValueSet/heart"}) == {"hr"}
+    assert client.get("Observation", params={"code:in": "ValueSet/none"}).status_code == 400
