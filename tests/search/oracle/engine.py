@@ -1,10 +1,19 @@
 """The oracle: which stored resources a search matches, which it includes and in what order, computed
 from the raw resources alone (https://hl7.org/fhir/R4/search.html).
 
-It parses the query pairs itself (escapes, prefixes, ``system|code``, chains, ``_has``), evaluates each
-parameter's FHIRPath expression with fhirpathpy (:mod:`tests.search.oracle.values`) and applies the rules
-of :mod:`tests.search.oracle.matching`. Only the SearchParameter definitions (code, type, expression,
-targets) are shared with the server: they are the official R4 ones.
+It parses the query pairs itself (escapes, prefixes, ``system|code``, ``a$b``, chains, ``_has``), evaluates
+each parameter's FHIRPath expression with fhirpathpy (:mod:`tests.search.oracle.values`) and applies the rules
+of :mod:`tests.search.oracle.matching`, with the stored terminology of :mod:`tests.search.oracle.terminology`.
+Only the SearchParameter definitions (code, type, expression, targets, components) are shared with the
+server: they are the official R4 ones.
+
+Modifiers (https://hl7.org/fhir/R4/search.html#modifiers): ``:not`` and ``:not-in`` negate the whole OR
+list (a resource without a value matches); ``:above`` / ``:below`` on a token follow the stored CodeSystem's
+is-a hierarchy, on a uri the URL's path segments; ``:of-type`` is an Identifier's type coding and value;
+``:identifier`` is ``Reference.identifier``; ``:[type]`` types a reference value given as an id. A
+composite value matches when every component matches within one element the composite's expression
+selects (https://hl7.org/fhir/R4/search.html#composite); a composite is missing when no element has a value
+for every component.
 """
 
 from __future__ import annotations
@@ -17,6 +26,7 @@ from typing import Any
 from ehr.search.registry import Registry, SearchParam
 from tests.search.oracle import matching as m
 from tests.search.oracle import values as v
+from tests.search.oracle.terminology import Terms
 
 PREFIXES = ("eq", "ne", "gt", "lt", "ge", "le", "sa", "eb", "ap")
 Key = tuple[str, str]
@@ -71,6 +81,8 @@ class Oracle:
         self.registry = registry
         self.base = base_url.rstrip("/") + "/"
         self._cache: dict[tuple[Key, str], list[Any]] = {}
+        self._elements: dict[tuple[Key, str], list[list[list[Any]]]] = {}
+        self.terms = Terms(self.store.values())
         self.approximate = False
 
     # -- values --------------------------------------------------------------------------------------
@@ -129,12 +141,55 @@ class Oracle:
                     return True
             return False
         code, _, modifier = name.partition(":")
-        nodes = self.nodes(resource, code)
         kind = self.kind(resource["resourceType"], code)
+        if kind == "composite":
+            return self._composite(resource, code, modifier, raw)
+        nodes = self.nodes(resource, code)
         if modifier == "missing":
             return (not self._typed(kind, nodes)) == (raw == "true")
-        hit = any(self._value(kind, nodes, modifier or None, part) for part in split_unescaped(raw, ","))
-        return not hit if modifier == "not" else hit
+        positive = {"not": None, "not-in": "in"}.get(modifier, modifier or None)
+        hit = any(self._value(kind, nodes, positive, part) for part in split_unescaped(raw, ","))
+        return not hit if modifier in ("not", "not-in") else hit
+
+    def elements(self, resource: dict[str, Any], code: str) -> list[list[list[Any]]]:
+        """Per element a composite's expression selects, the nodes of each component within it; only the
+        elements with a value for every component."""
+        key = ((resource["resourceType"], resource["id"]), code)
+        if key not in self._elements:
+            sp = self.param(resource["resourceType"], code)
+            assert sp is not None
+            found = []
+            for branch in sp.expression.split(" | "):
+                for i in range(len(v.evaluate(resource, branch))):
+                    element = [self._component(resource, f"{branch}[{i}]", c.expression) for c in sp.components]
+                    kinds = [c.type.value for c in sp.components]
+                    if all(self._typed(k, nodes) for k, nodes in zip(kinds, element, strict=True)):
+                        found.append(element)
+            self._elements[key] = found
+        return self._elements[key]
+
+    @staticmethod
+    def _component(resource: dict[str, Any], element: str, expression: str) -> list[Any]:
+        """A component's expression (relative to the element, ``value.as(Quantity)``) on one element.
+        R4 writes ``as(DateTime)`` for the FHIR type ``dateTime``."""
+        branches = [f"{element}.{e.replace('as(DateTime)', 'as(dateTime)')}" for e in expression.split(" | ")]
+        return v.evaluate(resource, " | ".join(branches))
+
+    def _composite(self, resource: dict[str, Any], code: str, modifier: str, raw: str) -> bool:
+        elements = self.elements(resource, code)
+        if modifier == "missing":
+            return (not elements) == (raw == "true")
+        sp = self.param(resource["resourceType"], code)
+        assert sp is not None
+        assert not modifier, f"{code} takes no modifier but :missing"
+        kinds = [c.type.value for c in sp.components]
+        for part in split_unescaped(raw, ","):
+            pieces = split_unescaped(part, "$")
+            assert len(pieces) == len(kinds), raw
+            for element in elements:
+                if all(self._value(k, nodes, None, p) for k, nodes, p in zip(kinds, element, pieces, strict=True)):
+                    return True
+        return False
 
     @staticmethod
     def _typed(kind: str, nodes: list[Any]) -> list[Any]:
@@ -148,14 +203,15 @@ class Oracle:
         if kind == "string":
             return m.match_string(typed, unescape(part), modifier)
         if kind == "token":
-            pieces = split_unescaped(part, "|")
-            system = unescape(pieces[0]) if len(pieces) > 1 else None
-            code = unescape("|".join(pieces[1:]) if len(pieces) > 1 else pieces[0]) or None
-            return m.match_token(typed, system, code, "text" if modifier == "text" else None)
+            return self._token(typed, nodes, modifier, part)
         if kind == "reference":
-            return m.match_reference(typed, *self._reference(unescape(part)))
+            if modifier == "identifier":
+                found = [n["identifier"] for n in nodes if isinstance(n, dict) and "identifier" in n]
+                return m.match_token([t for i in found for t in v.tokens(i)], *_system_code(part), None)
+            type_, id_, url = self._reference(unescape(part))
+            return m.match_reference(typed, modifier if type_ is None and id_ else type_, id_, url)
         if kind == "uri":
-            return unescape(part) in typed
+            return m.match_uri(typed, unescape(part), modifier)
         prefix, text = prefixed(part)
         self.approximate = self.approximate or m.approximate_floor(prefix)
         if kind == "date":
@@ -170,6 +226,23 @@ class Oracle:
         system = unescape(pieces[1]) or None if len(pieces) > 1 else None
         unit = unescape(pieces[2]) or None if len(pieces) > 2 else None
         return m.match_quantity(typed, prefix, number, system, unit)
+
+    def _token(self, typed: list[v.Token], nodes: list[Any], modifier: str | None, part: str) -> bool:
+        if modifier == "in":
+            codes = self.terms.expand(unescape(part))
+            return any((t.system, t.code) in codes for t in typed)
+        if modifier == "of-type":
+            type_system, type_code, value = (unescape(p) for p in split_unescaped(part, "|"))
+            return any(n.get("value") == value and any(c.get("system") == type_system and c.get("code") == type_code
+                                                       for c in (n.get("type") or {}).get("coding", []))
+                       for n in nodes if isinstance(n, dict))
+        system, code = _system_code(part)
+        if modifier in ("above", "below"):
+            assert system, f"{part}: :{modifier} needs the system whose hierarchy it follows"
+            assert code, part
+            wanted = (self.terms.ancestors if modifier == "above" else self.terms.descendants)(system, code)
+            return any(t.system == system and t.code in wanted for t in typed)
+        return m.match_token(typed, system, code, "text" if modifier == "text" else None)
 
     def _reference(self, text: str) -> tuple[str | None, str | None, str | None]:
         if text.startswith(self.base):
@@ -249,6 +322,14 @@ class Oracle:
         if kind == "number":
             return [t.low if t.point is None else t.point for t in typed]
         return list(typed)
+
+
+def _system_code(part: str) -> tuple[str | None, str | None]:
+    """``[system]|[code]``: system None when no ``|`` is given, "" for none; code None when empty."""
+    pieces = split_unescaped(part, "|")
+    system = unescape(pieces[0]) if len(pieces) > 1 else None
+    code = unescape("|".join(pieces[1:]) if len(pieces) > 1 else pieces[0]) or None
+    return system, code
 
 
 def _key(text: str) -> Key:

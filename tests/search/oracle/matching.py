@@ -68,6 +68,34 @@ def match_reference(values: Sequence[Ref], type_: str | None, id_: str | None, u
     return False
 
 
+def _url(uri: str) -> tuple[str, list[str]] | None:
+    """``scheme://authority`` and the path segments of a URL; None for a URN (``urn:oid:...``)."""
+    scheme, sep, rest = uri.partition("://")
+    if not sep:
+        return None
+    authority, _, path = rest.partition("/")
+    return f"{scheme}://{authority}", [s for s in path.split("/") if s]
+
+
+def match_uri(values: Sequence[str], query: str, modifier: str | None) -> bool:
+    """Exact, or (``:below``) a URL at or under the searched one, (``:above``) at or above it, by path
+    segment (https://hl7.org/fhir/R4/search.html#uri: ``url:above=.../ValueSet/123/_history/5`` finds
+    ``.../ValueSet/123``). The modifiers apply to URLs only: a URN matches exactly."""
+    if query in values:
+        return True
+    wanted = _url(query)
+    if modifier not in ("above", "below") or wanted is None:
+        return False
+    for value in values:
+        found = _url(value)
+        if found is None or found[0] != wanted[0]:
+            continue
+        lower, upper = (found[1], wanted[1]) if modifier == "below" else (wanted[1], found[1])
+        if lower[: len(upper)] == upper:
+            return True
+    return False
+
+
 def compare_range(prefix: str, search: Interval, target: Interval) -> bool:
     """The R4 prefix table for ranges (dates, and number/quantity ranges)."""
     inside = search.low <= target.low and target.high <= search.high

@@ -1,5 +1,7 @@
 """A seeded population of small, edge-heavy resources: Organizations (a ``partOf`` chain), Practitioners,
-Patients, Encounters, Observations, Conditions and RiskAssessments, then a few updates and deletions.
+Patients, Encounters, Observations, Conditions and RiskAssessments, then a few updates and deletions; and,
+from :mod:`tests.search.oracle.population_terms`, CodeSystems, ValueSets, typed and referenced identifiers and
+Observations with components.
 
 Edge values on purpose: dates at every precision with and without time zones (and Periods open on one
 side), quantities of one dimension in different UCUM units and with comparators, missing elements,
@@ -12,6 +14,8 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field
 from typing import Any
+
+from tests.search.oracle import population_terms as terms
 
 LOINC = "http://loinc.org"
 SNOMED = "http://snomed.info/sct"
@@ -189,6 +193,10 @@ def build(seed: int, scale: int = 1) -> Population:
     first = [*organizations(rng, orgs), *practitioners(rng, doctors), *patients(rng, pats, orgs, doctors),
              *encounters(rng, encs, pats, orgs, doctors), *observations(rng, 45 * scale, pats, encs, doctors),
              *conditions(rng, 15 * scale, pats), *risk_assessments(rng, 8, pats)]
+    extra = random.Random(seed + 1)  # the resources above stay as they were without it
+    terms.augment(first, extra)
+    first += [*terms.code_systems(), *terms.value_sets(), *terms.blood_pressures(extra, 6, pats),
+              *terms.onsets(extra, 4, pats, DATES[:3] + DATES[8:])]
     updates = []
     for resource in rng.sample([r for r in first if r["resourceType"] == "Observation"], 4):
         changed = {**resource, "status": "amended", "code": {"coding": [_coding(LOINC, CODES[0])]}}

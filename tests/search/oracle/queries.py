@@ -12,8 +12,10 @@ import random
 from collections.abc import Iterator
 from typing import Any
 
+from tests.search.oracle import population_terms as terms
 from tests.search.oracle import values as v
 from tests.search.oracle.engine import PREFIXES, Oracle
+from tests.search.oracle.modifier_queries import composite_queries, modifier_queries, terminology_queries
 
 Query = tuple[str, tuple[tuple[str, str], ...]]
 #: parameters stored as keyed digests: the server answers only default/``:exact`` strings, codes and
@@ -108,10 +110,15 @@ EXTRA_CASES: list[Query] = [
     ("RiskAssessment", (("probability", "0.15"),)), ("RiskAssessment", (("probability", "ap0.25"),)),
     ("RiskAssessment", (("probability:missing", "false"),)),
 ]
-#: searches the server must refuse with a 400 naming the parameter (a blind index cannot answer them)
+#: searches the server must refuse with a 400 naming the parameter: a blind index cannot answer them, or
+#: the stored terminology cannot (no such CodeSystem or ValueSet, a fragment, a filter it cannot expand, no
+#: system to find the hierarchy in)
 REFUSED: list[Query] = [
     ("Patient", (("name:contains", "ll"),)), ("Patient", (("birthdate", "ge1970"),)),
     ("Patient", (("identifier:text", "mrn"),)), ("Patient", (("birthdate", "1970-03-15T10:00:00Z"),)),
+    ("Observation", (("code:below", f"{terms.DRAFT}|X"),)), ("Observation", (("code:above", "L8867-4"),)),
+    ("Condition", (("code:below", f"{terms.SNOMED}|44054006"),)), ("Observation", (("code:in", f"{terms.VS}/draft"),)),
+    ("Observation", (("code:not-in", f"{terms.VS}/none"),)),
 ]
 
 
@@ -127,7 +134,10 @@ KNOWN_DEVIATIONS = {
                   "indexes CodeableConcept.text instead of each Coding.display when both are present "
                   "(the spec names either)",
 }
-NUMERIC = {"value-quantity", "length", "onset-age", "probability"}
+#: parameters compared as numbers: composites whose quantity part takes the population's values too
+#: (``component-code-value-quantity`` is left checked: its values are whole mm[Hg] far apart, and a heart
+#: rate, which no precision range decides)
+NUMERIC = {"value-quantity", "length", "onset-age", "probability", "code-value-quantity", "combo-code-value-quantity"}
 
 
 def deviation(query: Query) -> str | None:
@@ -259,6 +269,7 @@ def generated(oracle: Oracle, seed: int) -> dict[str, list[Query]]:
         "string": string_queries(oracle, rng), "token": token_queries(oracle, rng),
         "reference": reference_queries(oracle, rng), "date": date_queries(oracle, rng),
         "quantity": quantity_queries(oracle, rng), "lastUpdated": last_updated_queries(oracle),
-        "chain-has": iter(CHAINS), "extra": iter(EXTRA_CASES),
+        "chain-has": iter(CHAINS), "extra": iter(EXTRA_CASES), "composite": composite_queries(oracle, rng),
+        "terminology": terminology_queries(oracle, rng), "modifier": modifier_queries(oracle, rng),
     }
     return {name: list(dict.fromkeys(queries)) for name, queries in families.items()}

@@ -1,6 +1,7 @@
-"""Differential test: every generated search, over HTTP on SQLite and PostgreSQL, returns what the oracle
-computes from the raw resources — matches, includes, sort order, and every match exactly once when the
-``next`` links are walked (https://hl7.org/fhir/R4/search.html, https://hl7.org/fhir/R4/http.html#paging)."""
+"""Differential test: every generated search, over HTTP on SQLite, PostgreSQL and the in-memory store, returns
+what the oracle computes from the raw resources — matches (composites and modifiers included), includes, sort
+order, and every match exactly once when the ``next`` links are walked (https://hl7.org/fhir/R4/search.html,
+https://hl7.org/fhir/R4/http.html#paging)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,8 @@ from tests.search.oracle.conftest import SEED, Loaded
 from tests.search.oracle.engine import Answer
 from tests.search.oracle.queries import INCLUDES, KNOWN_DEVIATIONS, REFUSED, SORTS, Query, deviation, generated
 
-FAMILIES = ["string", "token", "reference", "date", "quantity", "lastUpdated", "chain-has", "extra"]
+FAMILIES = ["string", "token", "reference", "date", "quantity", "lastUpdated", "chain-has", "extra", "composite",
+            "terminology", "modifier"]
 
 
 def _get(http: httpx.Client, query: Query, count: int = 1000) -> httpx.Response:
