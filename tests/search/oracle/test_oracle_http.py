@@ -124,7 +124,7 @@ def _walk(http: httpx.Client, response: httpx.Response) -> list[str]:
 
 
 @pytest.mark.parametrize("query", REFUSED, ids=lambda q: "&".join(f"{k}={v}" for k, v in q[1]))
-def test_blind_indexed_searches_a_digest_cannot_answer_are_400(loaded: Loaded, query: Query) -> None:
+def test_searches_a_blind_index_or_the_stored_terminology_cannot_answer_are_400(loaded: Loaded, query: Query) -> None:
     response = _get(loaded.http, query)
     assert response.status_code == 400
     name = query[1][0][0]
