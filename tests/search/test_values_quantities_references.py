@@ -90,6 +90,8 @@ def test_conversions_are_exact_then_rounded_once() -> None:
     assert canonicalize(98.6, UCUM, "[degF]") == canonicalize(37, UCUM, "Cel") == ("K", 310.15)
     assert canonicalize(72, UCUM, "/min") == ("/s", 1.2)
     assert canonicalize(-math.inf, UCUM, "Cel") == ("K", -math.inf)
+    assert canonicalize(1.5e308, UCUM, "kg") == ("g", math.inf)
+    assert canonicalize(-1.5e308, UCUM, "kg") == ("g", -math.inf)
 
 
 def test_quantity_comparator_opens_one_side() -> None:

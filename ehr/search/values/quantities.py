@@ -74,10 +74,15 @@ def canonicalize(value: float, system: str | None, code: str | None) -> tuple[st
 
 @functools.lru_cache(maxsize=65_536)
 def _convert(value: float, factor: Fraction, offset: Fraction) -> float:
-    """``value * factor + offset`` with ``value`` read as its shortest decimal, rounded once."""
+    """``value * factor + offset`` with ``value`` read as its shortest decimal, rounded once (beyond the
+    largest float: infinite, as float arithmetic gives)."""
     if not math.isfinite(value):
         return value
-    return float(Fraction(Decimal(repr(value))) * factor + offset)
+    exact = Fraction(Decimal(repr(value))) * factor + offset
+    try:
+        return float(exact)
+    except OverflowError:
+        return math.inf if exact > 0 else -math.inf
 
 
 def number_value(value: Any) -> float | None:
