@@ -47,9 +47,10 @@ def load_synthea(limit: int) -> list[dict[str, Any]]:
 
 
 def clear_caches() -> None:
-    """Forget cached date and number ranges, so that every pass starts cold."""
+    """Forget cached date ranges, numbers and unit conversions, so that every pass starts cold."""
     dates.date_range.cache_clear()
-    quantities._number_range.cache_clear()
+    quantities._number.cache_clear()
+    quantities._convert.cache_clear()
 
 
 def one_pass(resources: list[dict[str, Any]], registry: Registry) -> tuple[dict[str, list[float]], int, float]:

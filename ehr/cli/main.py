@@ -51,15 +51,15 @@ def serve(
     locally) unless --dev (or EHR_AUTH=dev) is given."""
     import uvicorn
 
-    from ehr.api.app import open_store
     from ehr.audit.checkpoints import Signer
+    from ehr.cli.reindex import rebuild_outdated_index
 
     settings = Settings(db_url=db, data_dir=data_dir, max_body_bytes=max_body, base_url=base_url,
                         inference=inference, models_dir=models, require_gpu=require_gpu, encryption=encryption,
                         vault_addr=vault_addr, vault_token=vault_token, audit=audit,
                         mpi=mpi, auth="dev" if dev else os.environ.get("EHR_AUTH") or "smart")
     _announce_auth(settings)
-    open_store(settings).close()  # migrate once before workers start
+    rebuild_outdated_index(settings)  # migrate, and rebuild an outdated search index, once before workers start
     if audit:
         Signer.from_data_dir(data_dir)  # the audit signing key, generated once before workers start
     if inference:

@@ -1,7 +1,10 @@
 """``ehr reindex``: rebuild the search index of every current resource with a progress bar
-(``ehr.store.sql.reindex`` does the work, resumably, in batches of their own transactions)."""
+(``ehr.store.sql.reindex`` does the work, resumably, in batches of their own transactions); and the same
+at ``ehr serve``'s start when the stored rows were built by an older extraction."""
 
 from __future__ import annotations
+
+from dataclasses import replace
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
@@ -37,3 +40,25 @@ def run_reindex(settings: Settings, resource_type: str | None, batch: int, conso
         store.close()
     out.print(f"reindexed {done} resources ({start.run})")
     return done
+
+
+def rebuild_outdated_index(settings: Settings, batch: int = 500, console: Console | None = None) -> int | None:
+    """Before the server starts: when the stored index rows were built by an older extraction than this
+    code's (``ehr.search.extract.EXTRACTION_VERSION``), rebuild them all (resuming an interrupted rebuild)
+    and return how many resources were covered; None when the index is current."""
+    from ehr.api.app import open_store
+    from ehr.search.extract import EXTRACTION_VERSION
+    from ehr.store.sql.reindex import built_with
+
+    store = open_store(settings)
+    try:
+        built = built_with(store)
+    finally:
+        store.close()
+    if built >= EXTRACTION_VERSION:
+        return None
+    out = console or Console(stderr=True)
+    out.print(f"the search index was built by extraction version {built}; rebuilding it for version "
+              f"{EXTRACTION_VERSION} before serving (as ehr reindex does; an interrupted rebuild resumes)")
+    # only the store is needed: no audit log, no record linkage
+    return run_reindex(replace(settings, audit=False, mpi=False), None, batch, out)

@@ -23,6 +23,12 @@ from ehr.search.paths import UNKNOWN_TYPE, CompiledParam, Extractor, Node, compi
 from ehr.search.registry import ParamKind, Registry
 from ehr.search.values import dates, quantities, references, strings, tokens
 
+#: what stored index rows mean: raised whenever extraction changes the rows it gives for the same resource
+#: and registry, so that databases indexed before are rebuilt (``ehr.store.sql.reindex``: ``ehr serve``
+#: runs ``ehr reindex`` at start while the recorded version is older). 2: a number or quantity is its
+#: value, not the range of its precision (https://hl7.org/fhir/R4/search.html#number)
+EXTRACTION_VERSION = 2
+
 ValueFunction = Callable[[str, Any], list[Any]]
 
 _TOKEN: dict[str, ValueFunction] = {

@@ -7,7 +7,9 @@ and Microsoft's FHIR server do. Every row carries the search parameter ``code`` 
 
 Dates are stored as closed ranges in microseconds since the Unix epoch (UTC), so that a value's
 precision is kept: ``2020-03`` becomes [2020-03-01T00:00:00, 2020-03-31T23:59:59.999999].
-Numbers and quantities likewise carry the range implied by their precision (``1.5`` is [1.45, 1.55)).
+Numbers and quantities are compared as the values they are, so ``low``/``high`` hold the value itself
+(``1.5`` is [1.5, 1.5]); a Range holds its ends, a Quantity with a comparator is open on one side
+(https://hl7.org/fhir/R4/search.html#number: only the search value's precision makes a range).
 Strings are stored twice: ``norm`` is case- and accent-folded for the default (starts-with) and
 ``:contains`` searches, ``exact`` is the value as written for ``:exact``.
 
@@ -56,6 +58,9 @@ class DateRow:
 
 @dataclass(frozen=True, slots=True)
 class NumberRow:
+    """A number: ``value`` (what ``_sort`` uses) and the [low, high] it covers, low == high == value for a
+    plain number, a Range's ends (infinite where one is missing)."""
+
     param: str
     value: float
     low: float
@@ -64,6 +69,8 @@ class NumberRow:
 
 @dataclass(frozen=True, slots=True)
 class QuantityRow:
+    """A Quantity, Money or Range: its value and the [low, high] it covers, as :class:`NumberRow`."""
+
     param: str
     system: str | None
     code: str | None

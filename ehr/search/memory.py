@@ -10,12 +10,13 @@ from typing import Any, Protocol, assert_never
 
 from ehr.search.index_rows import IndexRows
 from ehr.search.paging import sort_column
-from ehr.search.prefixes import range_condition
+from ehr.search.prefixes import number_condition, range_condition
 from ehr.search.query import (
     Chain,
     Compartment,
     CompositeValue,
     Criterion,
+    NumberValue,
     RangeValue,
     ReferenceValue,
     Reverse,
@@ -26,7 +27,7 @@ from ehr.search.query import (
     TokenValue,
     UriValue,
 )
-from ehr.search.values.quantities import canonical_range
+from ehr.search.values.quantities import canonical_number
 from ehr.search.values.references import uri_prefixes
 from ehr.store.records import VersionRecord
 
@@ -143,9 +144,9 @@ def _value(c: Criterion, v: Any, item: Any) -> bool:
             return bool(item.url == v.url)
         return bool(item.target_id == v.target_id and v.target_type in (None, item.target_type))
     if isinstance(v, RangeValue):
-        if c.type == "quantity":
-            return _quantity(v, item)
         return in_range(v, float(item.low), float(item.high))
+    if isinstance(v, NumberValue):
+        return _quantity(v, item) if c.type == "quantity" else in_number(v, float(item.low), float(item.high))
     if isinstance(v, UriValue):
         return _uri(c, v, item.uri)
     if isinstance(v, CompositeValue):
@@ -163,14 +164,18 @@ def _uri(c: Criterion, v: UriValue, uri: str) -> bool:
     return uri == v.uri
 
 
-def _quantity(v: RangeValue, item: Any) -> bool:
+def _quantity(v: NumberValue, item: Any) -> bool:
     plain = (v.system is None or item.system == v.system) and (v.code is None or item.code == v.code)
-    if plain and in_range(v, float(item.low), float(item.high)):
+    if plain and in_number(v, float(item.low), float(item.high)):
         return True
-    canonical = canonical_range(v)
+    canonical = canonical_number(v)
     return (canonical is not None and item.canonical_code == canonical[0] and item.canonical_low is not None
-            and in_range(canonical[1], float(item.canonical_low), float(item.canonical_high)))
+            and in_number(canonical[1], float(item.canonical_low), float(item.canonical_high)))
 
 
 def in_range(v: RangeValue, low: float, high: float) -> bool:
     return bool(range_condition(v, low, high, lambda *c: all(c), lambda *c: any(c)))
+
+
+def in_number(v: NumberValue, low: float, high: float) -> bool:
+    return bool(number_condition(v, low, high, lambda *c: all(c), lambda *c: any(c)))

@@ -37,9 +37,21 @@ class ReferenceValue:
 
 @dataclass(frozen=True, slots=True)
 class RangeValue:
-    """A date, number or quantity search value: the range implied by its precision, and a prefix."""
+    """A date search value: the range implied by its precision, and a prefix."""
 
     prefix: Prefix
+    low: float
+    high: float
+
+
+@dataclass(frozen=True, slots=True)
+class NumberValue:
+    """A number or quantity search value: the number as written (``gt lt ge le sa eb`` compare with it
+    exactly), the implicit range its precision gives it, ``[low, high)`` (``eq ne ap`` use it), a prefix,
+    and a quantity's system and unit code (https://hl7.org/fhir/R4/search.html#number, #quantity)."""
+
+    prefix: Prefix
+    value: float
     low: float
     high: float
     system: str | None = None
@@ -68,7 +80,7 @@ class CompositePart:
     value: Value
 
 
-Value = TokenValue | StringValue | ReferenceValue | RangeValue | UriValue | CompositeValue
+Value = TokenValue | StringValue | ReferenceValue | RangeValue | NumberValue | UriValue | CompositeValue
 ParamType = Literal["token", "string", "reference", "date", "number", "quantity", "uri", "composite", "id",
                     "lastUpdated"]
 

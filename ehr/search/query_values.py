@@ -11,7 +11,17 @@ from decimal import Decimal, InvalidOperation
 from typing import get_args
 
 from ehr.errors import BadRequest
-from ehr.search.query import ParamType, Prefix, RangeValue, ReferenceValue, StringValue, TokenValue, UriValue, Value
+from ehr.search.query import (
+    NumberValue,
+    ParamType,
+    Prefix,
+    RangeValue,
+    ReferenceValue,
+    StringValue,
+    TokenValue,
+    UriValue,
+    Value,
+)
 from ehr.search.values.dates import date_range as values_date_range
 from ehr.search.values.strings import fold
 
@@ -115,32 +125,33 @@ def date_range(text: str, param: str) -> tuple[int, int]:
     return found
 
 
-def parse_number(raw: str, param: str) -> RangeValue:
+def parse_number(raw: str, param: str) -> NumberValue:
     prefix, text = split_prefix(raw)
-    low, high = number_range(text, param)
-    return RangeValue(prefix, low, high)
+    return NumberValue(prefix, *number_range(text, param))
 
 
-def parse_quantity(raw: str, param: str) -> RangeValue:
+def parse_quantity(raw: str, param: str) -> NumberValue:
     parts = split_unescaped(raw, "|")
     prefix, text = split_prefix(parts[0])
-    low, high = number_range(text, param)
     system = parts[1] if len(parts) > 1 and parts[1] else None
     code = parts[2] if len(parts) > 2 and parts[2] else None
-    return RangeValue(prefix, low, high, system=system, code=code)
+    return NumberValue(prefix, *number_range(text, param), system=system, code=code)
 
 
-def number_range(text: str, param: str) -> tuple[float, float]:
-    """``100`` means [99.5, 100.5): half a unit of the last significant digit either side."""
+def number_range(text: str, param: str) -> tuple[float, float, float]:
+    """The number and its implicit range: ``100`` is 100 in [99.5, 100.5), half a unit of the last
+    significant digit either side; ``1.00e2`` is [99.5, 100.5) too, ``2.5e-1`` [0.245, 0.255)
+    (https://hl7.org/fhir/R4/search.html#number)."""
     try:
         number = Decimal(text)
     except InvalidOperation:
-        raise BadRequest(f"Search parameter '{param}': '{text}' is not a number.") from None
+        raise BadRequest(f"Search parameter '{param}': '{text}' is not a number; write it as 100, 0.25, -3 "
+                         "or 2.5e-1, optionally after a prefix such as gt or le.") from None
     if not number.is_finite():
-        raise BadRequest(f"Search parameter '{param}': '{text}' is not a finite number.")
-    exponent = number.as_tuple().exponent
-    half = Decimal(5).scaleb(int(exponent) - 1)
-    return float(number - half), float(number + half)
+        raise BadRequest(f"Search parameter '{param}': '{text}' is not a finite number; write it as 100, "
+                         "0.25, -3 or 2.5e-1.")
+    half = Decimal(5).scaleb(int(number.as_tuple().exponent) - 1)
+    return float(number), float(number - half), float(number + half)
 
 
 def _split_first_pipe(raw: str) -> tuple[str, str, str]:

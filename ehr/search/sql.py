@@ -7,8 +7,9 @@ alias of ``resources`` joined through ``idx_reference``; ``_has`` nests the refe
 the other way round. Every level is an indexed ``IN`` lookup, never a scan of another type. A composite
 value joins the component slots of one combination in ``idx_composite`` (the same element); a
 compartment search restricts to resources whose compartment references point at the patient.
-Range comparisons follow https://hl7.org/fhir/R4/search.html#prefix: the resource's
-value is the range [low, high] its precision implies, and so is the search value.
+Prefixes (https://hl7.org/fhir/R4/search.html#prefix) are the conditions of ``ehr.search.prefixes``: on
+dates both sides are the ranges their precision implies; a number or quantity is compared as the value
+itself, against the search value's implicit range (``eq ne ap``) or the search value exactly.
 """
 
 from __future__ import annotations
@@ -40,13 +41,14 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.visitors import InternalTraversal
 
 from ehr.search.paging import query_position, sort_column
-from ehr.search.prefixes import range_condition
+from ehr.search.prefixes import number_condition, range_condition
 from ehr.search.query import (
     Chain,
     Compartment,
     CompositePart,
     CompositeValue,
     Criterion,
+    NumberValue,
     Position,
     RangeValue,
     ReferenceValue,
@@ -59,7 +61,7 @@ from ehr.search.query import (
     UriValue,
     Value,
 )
-from ehr.search.values.quantities import canonical_range
+from ehr.search.values.quantities import canonical_number
 from ehr.search.values.references import uri_prefixes
 from ehr.store.sql.schema import (
     idx_composite,
@@ -362,11 +364,9 @@ def _part(table: Any, part: CompositePart) -> ColumnElement[bool]:
     if isinstance(v, ReferenceValue):
         return _reference(table, v)
     if isinstance(v, RangeValue):
-        if part.type == "quantity":
-            return _quantity(table, v)
-        if part.type == "date":
-            return _range(v, table.c.date_low, table.c.date_high)
-        return _range(v, table.c.low, table.c.high)
+        return _range(v, table.c.date_low, table.c.date_high)
+    if isinstance(v, NumberValue):
+        return _quantity(table, v) if part.type == "quantity" else _number(v, table.c.low, table.c.high)
     if isinstance(v, UriValue):
         return table.c.uri == v.uri  # type: ignore[no-any-return]
     if isinstance(v, CompositeValue):
@@ -491,9 +491,9 @@ def _value(table: Any, c: Criterion, v: Value) -> ColumnElement[bool]:
     if isinstance(v, ReferenceValue):
         return _reference(table, v)
     if isinstance(v, RangeValue):
-        if c.type == "quantity":
-            return _quantity(table, v)
-        return _range(_micros(v) if c.type == "date" else v, table.c.low, table.c.high)
+        return _range(_micros(v), table.c.low, table.c.high)
+    if isinstance(v, NumberValue):
+        return _quantity(table, v) if c.type == "quantity" else _number(v, table.c.low, table.c.high)
     if isinstance(v, UriValue):
         return _uri(table, c, v)
     if isinstance(v, CompositeValue):
@@ -548,18 +548,18 @@ def _reference(table: Any, v: ReferenceValue) -> ColumnElement[bool]:
     return and_(*parts)
 
 
-def _quantity(table: Any, v: RangeValue) -> ColumnElement[bool]:
+def _quantity(table: Any, v: NumberValue) -> ColumnElement[bool]:
     """As written (same system and unit), or in canonical UCUM units when both sides convert."""
-    plain = [_range(v, table.c.low, table.c.high)]
+    plain = [_number(v, table.c.low, table.c.high)]
     if v.system is not None:
         plain.append(table.c.system == v.system)
     if v.code is not None:
         plain.append(table.c.code == v.code)
-    canonical = canonical_range(v)
+    canonical = canonical_number(v)
     if canonical is None:
         return and_(*plain)
     code, value = canonical
-    converted = _range(value, table.c.canonical_low, table.c.canonical_high)
+    converted = _number(value, table.c.canonical_low, table.c.canonical_high)
     return or_(and_(*plain), and_(table.c.canonical_code == code, converted))
 
 
@@ -571,6 +571,11 @@ def _micros(v: RangeValue) -> RangeValue:
 
 def _range(v: RangeValue, low: Any, high: Any) -> ColumnElement[bool]:
     condition: ColumnElement[bool] = range_condition(v, low, high, and_, or_)
+    return condition
+
+
+def _number(v: NumberValue, low: Any, high: Any) -> ColumnElement[bool]:
+    condition: ColumnElement[bool] = number_condition(v, low, high, and_, or_)
     return condition
 
 

@@ -17,11 +17,21 @@ from typer.testing import CliRunner
 
 from ehr.api.app import open_services
 from ehr.cli.main import app
-from ehr.cli.reindex import run_reindex
+from ehr.cli.reindex import rebuild_outdated_index, run_reindex
 from ehr.fhir.interactions.context import Services
+from ehr.search.extract import EXTRACTION_VERSION
 from ehr.settings import Settings
-from ehr.store.sql.reindex import Plan, plan, reindex
-from ehr.store.sql.schema import INDEX_TABLES, idx_composite, idx_string, idx_token, reindex_progress, resources
+from ehr.store.sql.reindex import Plan, built_with, plan, reindex
+from ehr.store.sql.schema import (
+    INDEX_TABLES,
+    idx_composite,
+    idx_quantity,
+    idx_string,
+    idx_token,
+    reindex_progress,
+    resources,
+    search_index_version,
+)
 from ehr.store.sql.store import SqlStore
 from tests.conftest import LiveServer
 
@@ -164,3 +174,44 @@ def test_the_command_line(services: Services, settings: Settings) -> None:
     result = runner.invoke(app, [*args, "--type", "Nothing"])
     assert result.exit_code == 2
     assert "not a resource type" in result.output
+
+
+def _record(store: SqlStore, version: int) -> None:
+    with store.engine.begin() as conn:
+        conn.execute(update(search_index_version).values(extraction=version))
+
+
+def test_rows_of_an_older_extraction_are_rebuilt_before_serving(running: httpx.Client, services: Services,
+                                                                settings: Settings) -> None:
+    """A database indexed by extraction 1 held a quantity as the range of its precision (120 as [119.5,
+    120.5]): ``ehr serve`` rebuilds every row once, then starts as usual."""
+    store = _store(services)
+    before = _snapshot(store)
+    assert built_with(store) == EXTRACTION_VERSION
+    assert rebuild_outdated_index(settings) is None
+    with store.engine.begin() as conn:
+        conn.execute(update(idx_quantity).values(low=idx_quantity.c.value - 0.5, high=idx_quantity.c.value + 0.5))
+        conn.execute(update(idx_composite).where(idx_composite.c.value.is_not(None))
+                     .values(low=idx_composite.c.value - 0.5, high=idx_composite.c.value + 0.5))
+    _record(store, 1)
+    assert _ids(running, "Observation", **{"component-code-value-quantity": "8480-6$gt120.2"}) != {"o3", "o4"}
+    out = io.StringIO()
+    assert rebuild_outdated_index(settings, batch=4, console=Console(file=out, width=200)) == 10
+    assert "built by extraction version 1" in out.getvalue()
+    assert _snapshot(store) == before
+    assert built_with(store) == EXTRACTION_VERSION
+    assert _ids(running, "Observation", **{"component-code-value-quantity": "8480-6$gt120.2"}) == {"o3", "o4"}
+    assert rebuild_outdated_index(settings) is None
+
+
+def test_only_a_complete_run_over_every_type_records_the_extraction(running: httpx.Client,
+                                                                    services: Services) -> None:
+    store = _store(services)
+    _record(store, 1)
+    assert sum(len(b.pks) for b in reindex(store, services.indexer, "Observation")) == 5
+    assert built_with(store) == 1
+    batches = reindex(store, services.indexer, None, batch=4)
+    next(batches)
+    assert built_with(store) == 1  # interrupted: the rest still holds older rows
+    assert sum(len(b.pks) for b in batches) == 6
+    assert built_with(store) == EXTRACTION_VERSION

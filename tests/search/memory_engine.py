@@ -13,13 +13,14 @@ from ehr.fhir.interactions.transaction import process_bundle
 from ehr.store.memory import MemoryStore
 
 
-def load_memory(entries: list[dict[str, Any]]) -> tuple[Services, Context]:
-    """Services over a fresh in-memory store holding what a transaction of ``entries`` writes."""
+def load_memory(*transactions: list[dict[str, Any]]) -> tuple[Services, Context]:
+    """Services over a fresh in-memory store holding what transactions of these entries write, in order."""
     services = build_services(MemoryStore())
     ctx = Context(base_url="http://test/fhir", principal=Principal(tenant="t"))
 
     def run(fn: Any, write: bool) -> Any:
         return execute(services, ctx, Action("transaction", None), fn, write=write)
 
-    process_bundle(ctx, services, {"resourceType": "Bundle", "type": "transaction", "entry": entries}, run)
+    for entries in transactions:
+        process_bundle(ctx, services, {"resourceType": "Bundle", "type": "transaction", "entry": entries}, run)
     return services, ctx

@@ -12,7 +12,7 @@ from ehr.search.values.quantities import (
     ISO_4217,
     UCUM,
     canonicalize,
-    number_range,
+    number_value,
     numbers_from_number,
     numbers_from_range,
     quantities_from_money,
@@ -30,25 +30,27 @@ from ehr.search.values.references import (
 
 
 @pytest.mark.parametrize(
-    ("value", "low", "high"),
-    [(100, 99.5, 100.5), (1.5, 1.45, 1.55), (Decimal("1.50"), 1.495, 1.505), ("0.001", 0.0005, 0.0015)],
+    ("value", "expected"),
+    [(100, 100.0), (1.5, 1.5), (Decimal("1.50"), 1.5), ("0.001", 0.001), ("2.5e-1", 0.25), (-3, -3.0)],
 )
-def test_number_precision(value: object, low: float, high: float) -> None:
-    assert number_range(value) == (float(Decimal(str(value))), low, high)
+def test_a_number_is_its_value(value: object, expected: float) -> None:
+    assert number_value(value) == expected
+    assert numbers_from_number("probability", value) == [NumberRow("probability", expected, expected, expected)]
 
 
 def test_non_numbers_are_skipped() -> None:
-    assert number_range(True) is None
-    assert number_range("abc") is None
-    assert number_range("NaN") is None
-    assert numbers_from_number("probability", 0.5) == [NumberRow("probability", 0.5, 0.45, 0.55)]
+    assert number_value(True) is None
+    assert number_value("abc") is None
+    assert number_value("NaN") is None
+    assert number_value("Infinity") is None
+    assert numbers_from_number("probability", None) == []
 
 
 def test_number_range_from_a_range() -> None:
     assert numbers_from_range("probability", {"low": {"value": 0.2}, "high": {"value": 0.4}}) == [
-        NumberRow("probability", 0.2, 0.15, 0.45)
+        NumberRow("probability", 0.2, 0.2, 0.4)
     ]
-    assert numbers_from_range("probability", {"high": {"value": 1}}) == [NumberRow("probability", 1.0, -math.inf, 1.5)]
+    assert numbers_from_range("probability", {"high": {"value": 1}}) == [NumberRow("probability", 1.0, -math.inf, 1.0)]
     assert numbers_from_range("probability", {"low": {}}) == []
 
 
@@ -78,23 +80,34 @@ def test_only_known_ucum_units_are_canonicalised() -> None:
 
 def test_quantity_row() -> None:
     (row,) = quantities_from_quantity("value-quantity", {"value": 185, "system": UCUM, "code": "[lb_av]"})
-    assert (row.value, row.low, row.high, row.canonical_code) == (185.0, 184.5, 185.5, "g")
-    assert row.canonical_low == pytest.approx(184.5 * 453.59237)
-    assert row.canonical_high == pytest.approx(185.5 * 453.59237)
+    assert (row.value, row.low, row.high, row.canonical_code) == (185.0, 185.0, 185.0, "g")
+    assert row.canonical_value == row.canonical_low == row.canonical_high == 83914.58845
+
+
+def test_conversions_are_exact_then_rounded_once() -> None:
+    """The same amount in two units gives the same canonical float, so that boundaries meet exactly."""
+    assert canonicalize(95, UCUM, "mg/dL") == canonicalize(0.95, UCUM, "g/L") == ("g/L", 0.95)
+    assert canonicalize(98.6, UCUM, "[degF]") == canonicalize(37, UCUM, "Cel") == ("K", 310.15)
+    assert canonicalize(72, UCUM, "/min") == ("/s", 1.2)
+    assert canonicalize(-math.inf, UCUM, "Cel") == ("K", -math.inf)
+    assert canonicalize(1.5e308, UCUM, "kg") == ("g", math.inf)
+    assert canonicalize(-1.5e308, UCUM, "kg") == ("g", -math.inf)
 
 
 def test_quantity_comparator_opens_one_side() -> None:
     (below,) = quantities_from_quantity("v", {"value": 5, "comparator": "<", "unit": "mg"})
-    assert (below.low, below.high, below.code, below.system) == (-math.inf, 5.5, "mg", None)
-    (above,) = quantities_from_quantity("v", {"value": 5, "comparator": ">="})
-    assert above.high == math.inf
+    assert (below.low, below.high, below.code, below.system) == (-math.inf, 5.0, "mg", None)
+    (above,) = quantities_from_quantity("v", {"value": 5, "comparator": ">=", "system": UCUM, "code": "mg"})
+    assert (above.low, above.high, above.canonical_low, above.canonical_high) == (5.0, math.inf, 0.005, math.inf)
 
 
 def test_money_and_range() -> None:
     (money,) = quantities_from_money("price", {"value": 10.25, "currency": "EUR"})
-    assert (money.system, money.code, money.low, money.high) == (ISO_4217, "EUR", 10.245, 10.255)
+    assert (money.system, money.code, money.value, money.low, money.high) == (ISO_4217, "EUR", 10.25, 10.25, 10.25)
     (span,) = quantities_from_range("age", {"low": {"value": 2, "system": UCUM, "code": "a"}})
-    assert (span.low, span.high, span.canonical_code) == (1.5, math.inf, "s")
+    assert (span.low, span.high, span.canonical_code, span.canonical_low) == (2.0, math.inf, "s", 63115200.0)
+    (both,) = quantities_from_range("age", {"low": {"value": 2, "unit": "a"}, "high": {"value": 4.5}})
+    assert (both.value, both.low, both.high, both.code) == (2.0, 2.0, 4.5, "a")
     assert quantities_from_range("age", {}) == []
 
 

@@ -8,6 +8,11 @@ So the server can keep running: a concurrent update of a resource in the batch w
 and then writes its own rows, and searches see either the old or the new rows of a resource, never a
 mix. An interrupted run continues after its last finished batch; a run that completes removes its
 progress row, so the next run starts from the beginning.
+
+A complete run over every type also records, in ``search_index_version``, that the rows are those of this
+code's extraction (``ehr.search.extract.EXTRACTION_VERSION``). When extraction changes what rows mean,
+that version is raised: :func:`built_with` then reports the older one, and ``ehr serve`` runs ``ehr
+reindex`` before it starts serving (``ehr.cli.reindex.rebuild_outdated_index``).
 """
 
 from __future__ import annotations
@@ -20,9 +25,10 @@ import orjson
 from sqlalchemy import ColumnElement, and_, delete, func, insert, select, true, update
 
 from ehr.errors import Erased
+from ehr.search.extract import EXTRACTION_VERSION
 from ehr.search.index_rows import IndexRows
 from ehr.store.records import now_us
-from ehr.store.sql.schema import reindex_progress, resources
+from ehr.store.sql.schema import reindex_progress, resources, search_index_version
 from ehr.store.sql.store import SqlStore, SqlTx
 
 Indexer = Callable[[dict[str, Any]], IndexRows]
@@ -61,6 +67,13 @@ def plan(store: SqlStore, resource_type: str | None) -> Plan:
     return Plan(run, start, int(remaining))
 
 
+def built_with(store: SqlStore) -> int:
+    """The extraction version the stored index rows were built with (1, the first, where none is recorded)."""
+    with store.unit_of_work(write=False) as tx:
+        found = tx.conn.execute(select(func.max(search_index_version.c.extraction))).scalar()
+    return int(found or 1)
+
+
 def reindex(store: SqlStore, indexer: Indexer, resource_type: str | None, batch: int = 500) -> Iterator[Batch]:
     """Rebuild the index rows of the resources of ``resource_type`` (every type when None), one
     committed batch at a time, resuming an interrupted run; yields each batch once it is committed."""
@@ -84,6 +97,9 @@ def _batch(tx: SqlTx, indexer: Indexer, resource_type: str | None, run: str, aft
     rows = tx.conn.execute(stmt).all()
     if not rows:
         tx.conn.execute(delete(reindex_progress).where(reindex_progress.c.run == run))
+        if resource_type is None:  # every row of every resource is now this code's
+            tx.conn.execute(delete(search_index_version))
+            tx.conn.execute(insert(search_index_version).values(extraction=EXTRACTION_VERSION))
         return None
     pks = [int(row.pk) for row in rows]
     tx.delete_index_rows(pks)

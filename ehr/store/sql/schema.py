@@ -200,6 +200,14 @@ reindex_progress = Table(
     Column("updated", BigInteger, nullable=False),
 )
 
+#: which extraction (``ehr.search.extract.EXTRACTION_VERSION``) built the stored index rows: one row, set by
+#: a complete ``ehr reindex``; ``ehr serve`` rebuilds the index at start when it is older
+search_index_version = Table(
+    "search_index_version",
+    metadata,
+    Column("extraction", Integer, primary_key=True, autoincrement=False),
+)
+
 import_ledger = Table(
     "import_ledger",
     metadata,

@@ -62,7 +62,8 @@ def unescape(text: str) -> str:
 
 
 def prefixed(raw: str) -> tuple[str, str]:
-    if raw[:2] in PREFIXES and raw[2:3].isdigit():
+    """A prefix and the value after it; a number may start with a sign or a point (``gt-5``, ``lt.5``)."""
+    if raw[:2] in PREFIXES and raw[2:3] != "" and raw[2:3] in "0123456789-+.":
         return raw[:2], raw[2:]
     return "eq", raw
 
@@ -73,6 +74,19 @@ class Answer:
 
     matches: frozenset[str]
     floor: bool = False
+
+
+def disagreement(query: object, expected: Answer, found: list[str]) -> str | None:
+    """How the matches an engine ``found`` (``Type/id``, in its order) differ from the oracle's answer to
+    ``query``, or None when they agree."""
+    got = set(found)
+    if len(found) != len(got):
+        return f"{query}: duplicates {sorted(found)}"
+    ok = expected.matches <= got if expected.floor else expected.matches == got
+    if ok:
+        return None
+    return (f"{query}: server has {sorted(got - expected.matches)} too many, "
+            f"misses {sorted(expected.matches - got)}")
 
 
 class Oracle:

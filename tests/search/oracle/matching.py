@@ -18,18 +18,20 @@ from decimal import Decimal
 from tests.search.oracle.values import Amount, Interval, Ref, Token, fold
 
 UCUM = "http://unitsofmeasure.org"
-#: UCUM code -> (canonical code, factor, offset), for the units the population uses and the server
-#: claims to convert (README: "quantities with a UCUM-normalised value where the unit allows")
-CONVERSIONS: dict[str, tuple[str, Decimal, Decimal]] = {
-    "mg": ("g", Decimal("0.001"), Decimal(0)), "g": ("g", Decimal(1), Decimal(0)),
-    "kg": ("g", Decimal(1000), Decimal(0)), "[lb_av]": ("g", Decimal("453.59237"), Decimal(0)),
-    "mg/dL": ("g/L", Decimal("0.01"), Decimal(0)), "g/L": ("g/L", Decimal(1), Decimal(0)),
-    "g/dL": ("g/L", Decimal(10), Decimal(0)),
-    "s": ("s", Decimal(1), Decimal(0)), "min": ("s", Decimal(60), Decimal(0)),
-    "h": ("s", Decimal(3600), Decimal(0)), "a": ("s", Decimal(31557600), Decimal(0)),
-    "Cel": ("K", Decimal(1), Decimal("273.15")),
-    "[degF]": ("K", Decimal(5) / Decimal(9), Decimal("459.67") * Decimal(5) / Decimal(9)),
-    "/min": ("/s", Decimal(1) / Decimal(60), Decimal(0)), "/s": ("/s", Decimal(1), Decimal(0)),
+#: UCUM code -> (canonical code, factor, offset, divisor): canonical = (value * factor + offset) / divisor,
+#: one division last so that a result that is a short decimal (98.6 [degF] = 310.15 K) comes out exact; for
+#: the units the population and the queries use that the server converts (``ehr.search.values.quantities``
+#: documents which)
+CONVERSIONS: dict[str, tuple[str, Decimal, Decimal, Decimal]] = {
+    "mg": ("g", Decimal("0.001"), Decimal(0), Decimal(1)), "g": ("g", Decimal(1), Decimal(0), Decimal(1)),
+    "kg": ("g", Decimal(1000), Decimal(0), Decimal(1)), "[lb_av]": ("g", Decimal("453.59237"), Decimal(0), Decimal(1)),
+    "mg/dL": ("g/L", Decimal("0.01"), Decimal(0), Decimal(1)), "g/L": ("g/L", Decimal(1), Decimal(0), Decimal(1)),
+    "g/dL": ("g/L", Decimal(10), Decimal(0), Decimal(1)), "mg/L": ("g/L", Decimal("0.001"), Decimal(0), Decimal(1)),
+    "s": ("s", Decimal(1), Decimal(0), Decimal(1)), "min": ("s", Decimal(60), Decimal(0), Decimal(1)),
+    "h": ("s", Decimal(3600), Decimal(0), Decimal(1)), "a": ("s", Decimal(31557600), Decimal(0), Decimal(1)),
+    "K": ("K", Decimal(1), Decimal(0), Decimal(1)), "Cel": ("K", Decimal(1), Decimal("273.15"), Decimal(1)),
+    "[degF]": ("K", Decimal(5), Decimal("459.67") * 5, Decimal(9)),
+    "/min": ("/s", Decimal(1), Decimal(0), Decimal(60)), "/s": ("/s", Decimal(1), Decimal(0), Decimal(1)),
 }  # fmt: skip
 
 
@@ -123,12 +125,16 @@ def compare_range(prefix: str, search: Interval, target: Interval) -> bool:
 
 def compare_number(prefix: str, search: Interval, target: Interval) -> bool:
     """Number search: the implicit range for eq/ne/ap ([low, high) as the spec's examples write it), the
-    exact value for the other prefixes; a plain resource number is its point."""
+    exact value for the other prefixes; a plain resource number is its point, a Range (or a Quantity with a
+    comparator) the closed interval of its ends, which ``eq`` needs inside the half-open implicit range."""
     assert search.point is not None
     point = target.point
     if point is None:  # a Range in the resource
+        if prefix in ("eq", "ne"):
+            inside = search.low <= target.low and target.high < search.high
+            return inside if prefix == "eq" else not inside
         exact = Interval(search.point, search.point, search.point)
-        return compare_range(prefix, exact if prefix not in ("eq", "ne", "ap") else search, target)
+        return compare_range(prefix, search if prefix == "ap" else exact, target)
     match prefix:
         case "eq":
             return search.low <= point < search.high
@@ -150,10 +156,10 @@ def compare_number(prefix: str, search: Interval, target: Interval) -> bool:
 def _canonical(interval: Interval, system: str | None, code: str | None) -> tuple[str, Interval] | None:
     if system not in (None, UCUM) or code not in CONVERSIONS:
         return None
-    unit, factor, offset = CONVERSIONS[code]
+    unit, factor, offset, divisor = CONVERSIONS[code]
 
     def conv(x: Decimal | None) -> Decimal | None:
-        return None if x is None else x * factor + offset if x.is_finite() else x
+        return None if x is None else (x * factor + offset) / divisor if x.is_finite() else x
 
     low, high = conv(interval.low), conv(interval.high)
     assert low is not None

@@ -11,11 +11,17 @@ import httpx
 import pytest
 
 from tests.search.oracle.conftest import SEED, Loaded
-from tests.search.oracle.engine import Answer
-from tests.search.oracle.queries import INCLUDES, KNOWN_DEVIATIONS, REFUSED, SORTS, Query, deviation, generated
-
-FAMILIES = ["string", "token", "reference", "date", "quantity", "lastUpdated", "chain-has", "extra", "composite",
-            "terminology", "modifier"]
+from tests.search.oracle.engine import disagreement
+from tests.search.oracle.queries import (
+    FAMILIES,
+    INCLUDES,
+    KNOWN_DEVIATIONS,
+    REFUSED,
+    SORTS,
+    Query,
+    deviation,
+    generated,
+)
 
 
 def _get(http: httpx.Client, query: Query, count: int = 1000) -> httpx.Response:
@@ -32,17 +38,6 @@ def _split(bundle: dict[str, Any]) -> tuple[list[str], set[str]]:
     return matches, included
 
 
-def _disagreement(query: Query, expected: Answer, found: list[str]) -> str | None:
-    got = set(found)
-    if len(found) != len(got):
-        return f"{query}: duplicates {sorted(found)}"
-    ok = expected.matches <= got if expected.floor else expected.matches == got
-    if ok:
-        return None
-    return (f"{query}: server has {sorted(got - expected.matches)} too many, "
-            f"misses {sorted(expected.matches - got)}")
-
-
 def _compare(loaded: Loaded, queries: list[Query]) -> list[tuple[Query, str]]:
     problems = []
     for query in queries:
@@ -50,7 +45,7 @@ def _compare(loaded: Loaded, queries: list[Query]) -> list[tuple[Query, str]]:
         if response.status_code != 200:
             problems.append((query, f"{query}: {response.status_code} {response.text[:300]}"))
             continue
-        problem = _disagreement(query, loaded.oracle.search(*query), _split(response.json())[0])
+        problem = disagreement(query, loaded.oracle.search(*query), _split(response.json())[0])
         if problem:
             problems.append((query, problem))
     return problems

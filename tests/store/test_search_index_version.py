@@ -1,0 +1,55 @@
+"""Migration 0011 records which extraction built the stored index rows: the first (1) where the database
+already holds resources, whose number and quantity rows are then the ranges of their precision; 2 for an
+empty database. ``ehr.store.sql.reindex`` takes it from there (tests/cli/test_reindex.py)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.config import Config
+from alembic.migration import MigrationContext
+from sqlalchemy import Engine, insert, select
+
+from ehr.store.sql.engine import MIGRATIONS, make_engine, migrate
+from ehr.store.sql.schema import metadata, resources, search_index_version
+
+
+@pytest.fixture
+def engine(db_url: str) -> Iterator[Engine]:
+    """A fresh database on each engine (SQLite, PostgreSQL)."""
+    engine = make_engine(db_url)
+    yield engine
+    engine.dispose()
+
+
+def _upgrade(engine: Engine, revision: str) -> None:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, revision)
+
+
+def _recorded(engine: Engine) -> list[int]:
+    with engine.connect() as conn:
+        return [int(v) for (v,) in conn.execute(select(search_index_version.c.extraction)).all()]
+
+
+def test_an_empty_database_is_current(engine: Engine) -> None:
+    migrate(engine)
+    assert _recorded(engine) == [2]
+    with engine.connect() as conn:
+        differences = compare_metadata(MigrationContext.configure(conn), metadata)
+    assert [d for d in differences if "search_index_version" in repr(d)] == []
+
+
+def test_a_database_with_resources_was_indexed_by_the_first_extraction(engine: Engine) -> None:
+    _upgrade(engine, "0010")
+    with engine.begin() as conn:
+        conn.execute(insert(resources).values(res_type="RiskAssessment", res_id="r1", tenant="t", version=1,
+                                              last_updated=0, deleted=False, body=b"{}", erased=False))
+    migrate(engine)
+    assert _recorded(engine) == [1]
