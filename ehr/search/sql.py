@@ -485,7 +485,7 @@ def _reverse(resource_type: str | None, has: Reverse, r: FromClause, guard: Guar
 
 def _value(table: Any, c: Criterion, v: Value) -> ColumnElement[bool]:
     if isinstance(v, TokenValue):
-        return _token(table, c, v)
+        return _token_code(table, v)
     if isinstance(v, StringValue):
         return _string(table, c, v)
     if isinstance(v, ReferenceValue):
@@ -511,13 +511,6 @@ def _uri(table: Any, c: Criterion, v: UriValue) -> ColumnElement[bool]:
     if c.modifier == "above":
         return table.c.uri.in_(uri_prefixes(v.uri))  # type: ignore[no-any-return]
     return table.c.uri == v.uri  # type: ignore[no-any-return]
-
-
-def _token(table: Any, c: Criterion, v: TokenValue) -> ColumnElement[bool]:
-    if c.modifier == "text":
-        text = (v.code or "").casefold()
-        return or_(table.c.text.like(_like_prefix(text)), table.c.text.like("% " + _like_prefix(text)))
-    return _token_code(table, v)
 
 
 def _token_code(table: Any, v: TokenValue) -> ColumnElement[bool]:

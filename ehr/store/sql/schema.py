@@ -109,7 +109,6 @@ idx_token = _index_table(
     "idx_token",
     Column("system", Text, nullable=True),
     Column("code", Text, nullable=True),
-    Column("text", Text, nullable=True),
     indexes=(("code", "system", "pk"),),
 )
 idx_string = _index_table(
@@ -168,7 +167,6 @@ idx_composite = _index_table(
     Column("slot", Integer, nullable=False),
     Column("system", Text, nullable=True),
     Column("code", Text, nullable=True),
-    Column("text", Text, nullable=True),
     Column("norm", Text, nullable=True),
     Column("exact", Text, nullable=True),
     Column("target_type", String(64), nullable=True),
