@@ -1,6 +1,6 @@
-"""The migrations build the search index tables as ``ehr.store.sql.schema`` declares them, and 0011 drops
-the token tables' ``text`` column (``:text`` searches string rows since) keeping every row — on both
-engines."""
+"""The migrations build the search index tables as ``ehr.store.sql.schema`` declares them (on PostgreSQL
+``idx_string.norm`` collated "C"), and 0011 drops the token tables' ``text`` column (``:text`` searches
+string rows since) keeping every row — on both engines."""
 
 from __future__ import annotations
 
@@ -30,6 +30,12 @@ def test_index_tables_are_as_declared(db_url: str) -> None:
             differences = compare_metadata(MigrationContext.configure(conn), metadata)
         names = {t.name for t in INDEX_TABLES}
         assert [d for d in differences if any(name in repr(d) for name in names)] == []
+        if engine.dialect.name == "postgresql":  # which compare_metadata does not compare
+            with engine.connect() as conn:
+                collation = conn.execute(text(
+                    "SELECT collation_name FROM information_schema.columns WHERE table_schema = current_schema() "
+                    "AND table_name = 'idx_string' AND column_name = 'norm'")).scalar_one()
+            assert collation == "C"
     finally:
         engine.dispose()
 

@@ -36,6 +36,9 @@ from sqlalchemy import (
 
 metadata = MetaData()
 Key = BigInteger().with_variant(Integer(), "sqlite")
+#: folded strings, ordered by code point on both engines (SQLite's default BINARY collation, PostgreSQL's
+#: "C"), so that the strings starting with a prefix are one range of their index (``ehr.search.sql``)
+Folded = Text().with_variant(Text(collation="C"), "postgresql")
 
 resources = Table(
     "resources",
@@ -113,7 +116,7 @@ idx_token = _index_table(
 )
 idx_string = _index_table(
     "idx_string",
-    Column("norm", Text, nullable=False),
+    Column("norm", Folded, nullable=False),
     Column("exact", Text, nullable=False),
     indexes=(("norm",),),
 )
