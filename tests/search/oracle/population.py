@@ -174,7 +174,7 @@ def observations(rng: random.Random, n: int, pats: list[str], encs: int, doctors
         o.update(_maybe(rng, 0.9, {"subject": _ref(f"Patient/pat-{k}", pats[k] if i % 3 else None)}))
         o.update(_maybe(rng, 0.5, {"encounter": {"reference": f"Encounter/enc-{rng.randrange(encs)}"}}))
         k = rng.randrange(len(doctors))
-        performer = {"display": f"Dr {doctors[k]}"} if i % 5 == 1 else _ref(f"Practitioner/dr-{k}", None)
+        performer = {"display": f"Dr {doctors[k]}, on call"} if i % 5 == 1 else _ref(f"Practitioner/dr-{k}", None)
         o.update(_maybe(rng, 0.4, {"performer": [performer]}))
         category = rng.choice(["vital-signs", "laboratory"])
         label = [{"display": CATEGORY_LABELS[category]}] if i % 3 == 2 else []

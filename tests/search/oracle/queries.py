@@ -109,8 +109,10 @@ EXTRA_CASES: list[Query] = [
     ("RiskAssessment", (("probability", "sa0.05"),)), ("RiskAssessment", (("probability", "eb0.2"),)),
     ("RiskAssessment", (("probability", "0.15"),)), ("RiskAssessment", (("probability", "ap0.25"),)),
     ("RiskAssessment", (("probability:missing", "false"),)),
-    # :text is a string search: an unescaped | or an escaped comma is part of the value, several are ORed
+    # :text is a string search: an unescaped | or an escaped comma is part of the value, a comma ORs values
     ("Condition", (("code:text", "sore throat | ph"),)), ("Condition", (("code:text", "TYPE 2,high blood"),)),
+    ("Observation", (("performer:text", "dr anne marie angel\\, on"),)),
+    ("Observation", (("performer:text", "dr anne marie angel, on"),)),
     ("Condition", (("code:text", "mellitus"),)),  # a word inside the display, not its start
     ("Observation", (("category:text", "resultats de"),)),  # a coding with only a display
     ("Observation", (("code:text", "body"), ("subject:text", "jose"))),
