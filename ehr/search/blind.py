@@ -3,16 +3,19 @@
 
 Which parameters: names of people (``name``, ``family``, ``given``, ``phonetic`` on Patient,
 Practitioner, RelatedPerson and Person), and on every resource type ``identifier`` (with its
-``:of-type`` rows), ``telecom``, ``phone``, ``email``, ``birthdate``, the ``address*`` parameters and the
-identifiers of references (``subject:identifier``...).
+``:of-type`` rows), ``telecom``, ``phone``, ``email``, ``birthdate``, the ``address*`` parameters, and the
+identifiers and displays of references (``subject:identifier``, ``subject:display``: a display often
+names the patient or practitioner referred to).
 
 Every blind value becomes token rows (table ``idx_token``, system kept, code a digest), so both
 engines — SQL and in-memory — answer them with the plain token equality they already have:
 
 - string: one digest per prefix of the folded value (``s``, ``sm``, ``smi``... for the default
   starts-with search) and one of the value as written (``:exact``). ``:contains`` cannot be answered.
+  So ``:text`` on a reference (a string search on its display) works.
 - token: the system stays (a namespace such as an MRN system or ``phone``); the code is a digest, so
-  ``code``, ``system|code``, ``|code``, ``system|`` and ``:not`` work; ``:text`` cannot be answered.
+  ``code``, ``system|code``, ``|code``, ``system|`` and ``:not`` work. ``:text`` is refused, and the texts
+  of these tokens (``identifier:text`` rows: Identifier.type.text) are not stored at all.
 - date: one digest per precision the stored date has (``1970``, ``1970-03``, ``1970-03-15``), so
   ``eq`` at year, month or day precision works as FHIR defines it (the stored range lies within the
   searched one); other prefixes and finer precisions cannot be answered.
@@ -39,13 +42,19 @@ BLIND_EVERYWHERE = frozenset({
     "identifier", "telecom", "phone", "email", "birthdate",
     "address", "address-city", "address-country", "address-postalcode", "address-state", "address-use",
 })  # fmt: skip
+#: the rows of ``<reference>:<suffix>``, blind on every reference parameter
+_INSIDE_REFERENCES = frozenset({"identifier", "display"})
+#: the rows of ``<token>:text``: never stored for a blind token (a digest of the token's code cannot
+#: answer ``:text``, and the server does not keep the texts of identifying values)
+_TEXT_SUFFIX = ":text"
 
 
 def is_blind(resource_type: str, param: str) -> bool:
-    """Whether ``param`` of ``resource_type`` is blind-indexed; so are the rows of its ``:of-type``
-    (``identifier:of-type``) and every ``<reference>:identifier`` (identifiers of referenced resources)."""
+    """Whether ``param`` of ``resource_type`` is blind-indexed; so are the rows of its modifiers
+    (``identifier:of-type``, ``identifier:text``), and every ``<reference>:identifier`` and
+    ``<reference>:display`` (the identifiers and displays inside references)."""
     base, _, suffix = param.partition(":")
-    if suffix == "identifier":
+    if suffix in _INSIDE_REFERENCES:
         return True
     return base in BLIND_EVERYWHERE or (base in PERSON_NAMES and resource_type in PERSON_TYPES)
 
@@ -82,17 +91,17 @@ class Blinder:
                 tokens.append(row)
         strings = []
         for s in rows.strings:
-            if is_blind(resource_type, s.param):
-                blind.extend(self._string_rows(resource_type, s))
-            else:
+            if not is_blind(resource_type, s.param):
                 strings.append(s)
+            elif not s.param.endswith(_TEXT_SUFFIX):
+                blind.extend(self._string_rows(resource_type, s))
         dates = []
         for d in rows.dates:
             if is_blind(resource_type, d.param):
                 blind.extend(self._date_rows(resource_type, d))
             else:
                 dates.append(d)
-        if not blind:
+        if len(strings) == len(rows.strings) and not blind:
             return rows
         return replace(rows, tokens=tokens + list(dict.fromkeys(blind)), strings=strings, dates=dates)
 
@@ -103,6 +112,9 @@ class Blinder:
             return c
         if c.type not in ("string", "token", "date"):
             return c
+        if c.param.endswith(_TEXT_SUFFIX):
+            raise _refused(c, "':text' searches the texts of this token, which are not stored, since the "
+                              "token is stored only as a keyed digest (a blind index)")
         self._check_modifier(c)
         if c.missing is not None:
             return Criterion(c.param, "token", None, (), missing=c.missing)

@@ -3,9 +3,10 @@
 Pure and total: the same resource always gives the same rows, and values that cannot be read are
 skipped rather than raised on.  Each parameter's compiled expression (``ehr.search.paths``) yields
 ``(datatype, value)`` nodes; the parameter's type and the node's datatype select one value function
-from ``ehr.search.values``.  The common parameters ``_id``, ``_lastUpdated``, ``_tag``, ``_security``,
-``_profile`` and ``_source`` have ``Resource`` as base, so every resource gets them.  ``special``
-parameters (Location ``near``) are not indexed.
+from ``ehr.search.values``; token and reference values also give the rows their modifiers search
+(``code:text``, ``subject:identifier``, ``subject:display``).  The common parameters ``_id``,
+``_lastUpdated``, ``_tag``, ``_security``, ``_profile`` and ``_source`` have ``Resource`` as base, so
+every resource gets them.  ``special`` parameters (Location ``near``) are not indexed.
 
 Spec: https://hl7.org/fhir/R4/search.html#ptypes, https://hl7.org/fhir/R4/search.html#all
 """
@@ -18,7 +19,18 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, assert_never
 
-from ehr.search.index_rows import ComponentRow, CompositeRow, IndexRows, TokenRow
+from ehr.search.index_rows import (
+    ComponentRow,
+    CompositeRow,
+    DateRow,
+    IndexRows,
+    NumberRow,
+    QuantityRow,
+    ReferenceRow,
+    StringRow,
+    TokenRow,
+    UriRow,
+)
 from ehr.search.paths import UNKNOWN_TYPE, CompiledParam, Extractor, Node, compiled_params
 from ehr.search.registry import ParamKind, Registry
 from ehr.search.values import dates, quantities, references, strings, tokens
@@ -26,8 +38,9 @@ from ehr.search.values import dates, quantities, references, strings, tokens
 #: what stored index rows mean: raised whenever extraction changes the rows it gives for the same resource
 #: and registry, so that databases indexed before are rebuilt (``ehr.store.sql.reindex``: ``ehr serve``
 #: runs ``ehr reindex`` at start while the recorded version is older). 2: a number or quantity is its
-#: value, not the range of its precision (https://hl7.org/fhir/R4/search.html#number)
-EXTRACTION_VERSION = 2
+#: value, not the range of its precision (https://hl7.org/fhir/R4/search.html#number); 3: every text of a
+#: code (``code:text``) and a reference's display (``subject:display``) are string rows, for ``:text``
+EXTRACTION_VERSION = 3
 
 ValueFunction = Callable[[str, Any], list[Any]]
 
@@ -203,6 +216,15 @@ def _field_for(kind: ParamKind) -> str:
             assert_never(kind)
 
 
+#: parameter types whose values also give rows of other tables: a token's texts are string rows
+#: (``code:text``), a Reference's identifier a token row (``subject:identifier``) and its display a string
+#: row (``subject:display``)
+_MIXED = frozenset({ParamKind.TOKEN, ParamKind.REFERENCE})
+_ROW_FIELDS: Mapping[type, str] = {TokenRow: "tokens", StringRow: "strings", ReferenceRow: "references",
+                                   DateRow: "dates", NumberRow: "numbers", QuantityRow: "quantities",
+                                   UriRow: "uris"}
+
+
 @dataclass(frozen=True, slots=True)
 class _Plan:
     """What extraction does for one parameter of one resource type, resolved once."""
@@ -292,9 +314,9 @@ def extract_index_rows(resource: Mapping[str, Any], registry: Registry) -> Index
         if not nodes:
             continue
         found = _rows(plan.code, plan.kind, plan.table, nodes, memo)
-        if plan.kind is ParamKind.REFERENCE:
-            for row in found:  # a Reference's identifier is a token row (``:identifier``)
-                (rows.tokens if isinstance(row, TokenRow) else rows.references).append(row)
+        if plan.kind in _MIXED:
+            for row in found:
+                getattr(rows, _ROW_FIELDS[type(row)]).append(row)
         else:
             getattr(rows, plan.field).extend(found)
     return rows

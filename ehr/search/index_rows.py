@@ -13,6 +13,11 @@ Numbers and quantities are compared as the values they are, so ``low``/``high`` 
 Strings are stored twice: ``norm`` is case- and accent-folded for the default (starts-with) and
 ``:contains`` searches, ``exact`` is the value as written for ``:exact``.
 
+Modifiers that search other values than the parameter's own have rows of their own, under
+``<code>:<modifier>``: token rows ``identifier:of-type`` (``:of-type``) and ``subject:identifier`` (a
+reference's identifier, ``:identifier``), string rows ``code:text`` (the texts of a token's values,
+``:text``) and ``subject:display`` (a reference's display, ``:text`` on a reference).
+
 Spec: https://hl7.org/fhir/R4/search.html#ptypes
 """
 
@@ -28,8 +33,6 @@ class TokenRow:
     param: str
     system: str | None
     code: str | None
-    #: display / text, for the ``:text`` modifier (case- and accent-folded)
-    text: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -128,9 +128,6 @@ def _chain(param: str, chain: Chain, rows: IndexRows, graph: Graph) -> bool:
 
 def _value(c: Criterion, v: Any, item: Any) -> bool:
     if isinstance(v, TokenValue):
-        if c.modifier == "text":
-            text = item.text or ""
-            return text.startswith(v.code or "") or f" {v.code or ''}" in text
         return (v.code is None or item.code == v.code) and (
             v.system is None or (item.system is None if v.system == "" else item.system == v.system))
     if isinstance(v, StringValue):

@@ -56,6 +56,7 @@ __all__ = [
     "reference_type",
     "root_keys",
     "split_branches",
+    "value_types",
 ]
 
 ABSTRACT_BASES = frozenset({"Resource", "DomainResource"})
@@ -213,6 +214,15 @@ def _compile_branches(expression: str, context: str, resource_type: str) -> list
         except UnsupportedPathError:
             compiled.append((_fallback(branch), None))
     return compiled
+
+
+@functools.cache
+def value_types(expression: str, resource_type: str) -> frozenset[str] | None:
+    """The datatypes the branches of ``expression`` about ``resource_type`` select, as known before any
+    resource is read (``Reference``, ``canonical``...); None when a branch's type is not known then (a
+    FHIRPath fallback, a choice element read without ``as``)."""
+    contexts = [context for _, context in _compile_branches(expression, resource_type, resource_type)]
+    return frozenset(c for c in contexts if c is not None) if None not in contexts else None
 
 
 def compile_expression(expression: str, resource_type: str, context: str | None = None) -> Extractor:

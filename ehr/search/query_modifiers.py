@@ -6,6 +6,11 @@ in-memory engines cannot disagree on them:
 
 - ``:of-type`` (Identifier ``type-system|type-code|value``) and ``:identifier`` (a reference's
   ``Reference.identifier``) search their own token rows, ``<code>:of-type`` and ``<code>:identifier``;
+- ``:text`` is the string search (case- and accent-insensitive, starts-with) on the string rows of the
+  texts of a token's values, ``<code>:text`` (CodeableConcept.text, Coding.display, Identifier.type.text:
+  https://hl7.org/fhir/R4/search.html#token), or of a reference's display, ``<code>:display`` (R4 defines
+  no ``:text`` on references; R5 does, as this: https://hl7.org/fhir/R5/search.html#modifiers). It is
+  refused on reference parameters whose values cannot be References (canonical URLs, inline resources);
 - ``:[type]`` on a reference (``subject:Patient=123``) types the values;
 - ``:above`` / ``:below`` on tokens and ``:in`` / ``:not-in`` become the codes of the stored CodeSystem
   hierarchy or ValueSet (``ehr.search.terminology``), ``:not-in`` as a ``:not``;
@@ -21,6 +26,7 @@ from typing import Any
 
 from ehr.errors import BadRequest, Issue, UnknownParameter
 from ehr.search import query_values as qv
+from ehr.search.paths import value_types
 from ehr.search.query import (
     CompositePart,
     CompositeValue,
@@ -31,12 +37,14 @@ from ehr.search.query import (
     Value,
 )
 from ehr.search.terminology import CannotExpand, Terminology, expand, subsumption
+from ehr.search.values.references import display_param
+from ehr.search.values.tokens import text_param
 
 SUPPORTED_MODIFIERS: dict[str, frozenset[str]] = {
     "token": frozenset({"not", "text", "missing", "above", "below", "in", "not-in", "of-type"}),
     "string": frozenset({"exact", "contains", "missing"}),
     #: and the target types of the parameter (``:[type]``)
-    "reference": frozenset({"missing", "identifier"}),
+    "reference": frozenset({"missing", "identifier", "text"}),
     "date": frozenset({"missing"}),
     "number": frozenset({"missing"}),
     "quantity": frozenset({"missing"}),
@@ -49,17 +57,39 @@ SUPPORTED_MODIFIERS: dict[str, frozenset[str]] = {
 _COMPONENT_TYPES = frozenset({"token", "string", "reference", "date", "number", "quantity", "uri"})
 
 
-def check_modifier(name: str, code: str, kind: ParamType, modifier: str, param: Any) -> None:
-    """400 (not-supported) unless ``modifier`` applies to a parameter of type ``kind``."""
-    if not modifier or modifier in SUPPORTED_MODIFIERS.get(kind, frozenset()):
+def supported_modifiers(kind: ParamType, param: Any, resource_type: str | None) -> frozenset[str]:
+    """The modifiers ``param`` (of type ``kind``, on ``resource_type``) takes, besides a reference's
+    target types: those of its type, less ``:text`` on a reference parameter that holds no References."""
+    found = SUPPORTED_MODIFIERS.get(kind, frozenset())
+    if kind == "reference" and not _holds_references(param, resource_type):
+        return found - {"text"}
+    return found
+
+
+def _holds_references(param: Any, resource_type: str | None) -> bool:
+    """Whether ``param``'s values on ``resource_type`` can be References (which have a display), or
+    cannot be told apart before a resource is read."""
+    expression = getattr(param, "expression", None)
+    if not resource_type or not isinstance(expression, str):
+        return True
+    types = value_types(expression, resource_type)
+    return types is None or "Reference" in types
+
+
+def check_modifier(name: str, code: str, kind: ParamType, modifier: str, param: Any,
+                   resource_type: str | None) -> None:
+    """400 (not-supported) unless ``modifier`` applies to ``param``, of type ``kind``, on ``resource_type``."""
+    allowed = supported_modifiers(kind, param, resource_type)
+    if not modifier or modifier in allowed:
         return
     targets = tuple(getattr(param, "targets", ()))
     if kind == "reference" and modifier in targets:
         return
-    allowed = sorted(SUPPORTED_MODIFIERS.get(kind, frozenset()))
-    hint = f"; '{code}' takes {', '.join(':' + m for m in allowed)}" if allowed else ""
+    hint = f"; '{code}' takes {', '.join(':' + m for m in sorted(allowed))}" if allowed else ""
     if kind == "reference" and modifier[:1].isupper():
         hint = f"; '{code}' points at {', '.join(targets) or 'no type that can be named'}"
+    elif kind == "reference" and modifier == "text":
+        hint = ": its values are canonical URLs or resources, never a Reference with a display to search" + hint
     raise unsupported(name, f"Modifier ':{modifier}' is not supported on '{code}' ({kind}){hint}.")
 
 
@@ -68,6 +98,9 @@ def build_criterion(code: str, kind: ParamType, modifier: str | None, parts: Seq
     """The criterion of ``name=parts`` (values already split on commas) once its modifier is applied."""
     if kind == "composite":
         return Criterion(code, kind, None, tuple(_composite(part, name, param, base_url) for part in parts))
+    if modifier == "text" and kind in ("token", "reference"):
+        rows = text_param(code) if kind == "token" else display_param(code)
+        return Criterion(rows, "string", None, tuple(qv.parse_string(part) for part in parts))
     if kind == "token" and modifier in ("above", "below", "in", "not-in"):
         return _terminology(code, modifier, parts, name, terminology)
     if kind == "token" and modifier == "of-type":

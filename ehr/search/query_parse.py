@@ -140,7 +140,7 @@ def _criterion(name: str, raw: str, resource_type: str | None, registry: ParamLo
         raise _unsupported(name, f"Unknown search parameter '{code}' for {where}; see GET /metadata "
                                  "for the supported parameters, or send Prefer: handling=lenient.")
     kind = _kind(code, str(getattr(param.type, "value", param.type)))
-    check_modifier(name, code, kind, modifier, param)
+    check_modifier(name, code, kind, modifier, param, resource_type)
     if modifier == "missing":
         if raw not in ("true", "false"):
             raise BadRequest(f"'{name}' takes true or false.")

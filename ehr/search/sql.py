@@ -485,7 +485,7 @@ def _reverse(resource_type: str | None, has: Reverse, r: FromClause, guard: Guar
 
 def _value(table: Any, c: Criterion, v: Value) -> ColumnElement[bool]:
     if isinstance(v, TokenValue):
-        return _token(table, c, v)
+        return _token_code(table, v)
     if isinstance(v, StringValue):
         return _string(table, c, v)
     if isinstance(v, ReferenceValue):
@@ -513,13 +513,6 @@ def _uri(table: Any, c: Criterion, v: UriValue) -> ColumnElement[bool]:
     return table.c.uri == v.uri  # type: ignore[no-any-return]
 
 
-def _token(table: Any, c: Criterion, v: TokenValue) -> ColumnElement[bool]:
-    if c.modifier == "text":
-        text = (v.code or "").casefold()
-        return or_(table.c.text.like(_like_prefix(text)), table.c.text.like("% " + _like_prefix(text)))
-    return _token_code(table, v)
-
-
 def _token_code(table: Any, v: TokenValue) -> ColumnElement[bool]:
     parts: list[ColumnElement[bool]] = []
     if v.code is not None:
@@ -536,7 +529,30 @@ def _string(table: Any, c: Criterion, v: StringValue) -> ColumnElement[bool]:
         return table.c.exact == v.exact  # type: ignore[no-any-return]
     if c.modifier == "contains":
         return table.c.norm.like("%" + _like_prefix(v.norm), escape="\\")  # type: ignore[no-any-return]
-    return table.c.norm.like(_like_prefix(v.norm), escape="\\")  # type: ignore[no-any-return]
+    return _starts_with(table.c.norm, v.norm)
+
+
+def _starts_with(column: Any, prefix: str) -> ColumnElement[bool]:
+    """``column`` starts with ``prefix``: as a LIKE, and as the range of code points those strings lie in
+    (``idx_string.norm`` is ordered by code point on both engines), which its index reads directly
+    (https://hl7.org/fhir/R4/search.html#string: equals or starts with, after folding)."""
+    like = column.like(_like_prefix(prefix), escape="\\")
+    if not prefix:
+        return like  # type: ignore[no-any-return]
+    upper = prefix_upper_bound(prefix)
+    bounds = [column >= prefix] if upper is None else [column >= prefix, column < upper]
+    return and_(*bounds, like)
+
+
+def prefix_upper_bound(prefix: str) -> str | None:
+    """The least string above every string that starts with ``prefix``, in code point order: ``prefix``
+    with its last character that can be incremented incremented (and what follows it dropped); None when
+    there is none (``prefix`` is all U+10FFFF). Surrogates, which no stored string holds, are skipped."""
+    for end in range(len(prefix) - 1, -1, -1):
+        point = ord(prefix[end]) + 1
+        if point <= 0x10FFFF:
+            return prefix[:end] + chr(0xE000 if 0xD800 <= point <= 0xDFFF else point)
+    return None
 
 
 def _reference(table: Any, v: ReferenceValue) -> ColumnElement[bool]:

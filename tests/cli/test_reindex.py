@@ -1,6 +1,7 @@
 """``ehr reindex`` on both engines while the server runs: lost and corrupted index rows are rebuilt
 exactly as the writes made them, an interrupted run resumes without redoing finished batches, writes
-between batches keep their own rows."""
+between batches keep their own rows, and a database upgraded past an extraction change (migration 0012:
+``:text`` rows) gets the new rows."""
 
 from __future__ import annotations
 
@@ -44,8 +45,8 @@ def _resources() -> list[dict[str, Any]]:
         out.append({"resourceType": "Patient", "id": f"p{i}", "name": [{"family": f"Family{i}"}],
                     "identifier": [{"system": "urn:mrn", "value": f"mrn{i}"}]})
         out.append({"resourceType": "Observation", "id": f"o{i}", "status": "final",
-                    "code": {"coding": [{"system": LOINC, "code": "85354-9"}]},
-                    "subject": {"reference": f"Patient/p{i}"},
+                    "code": {"coding": [{"system": LOINC, "code": "85354-9", "display": "Blood pressure panel"}]},
+                    "subject": {"reference": f"Patient/p{i}", "display": f"Family{i}"},
                     "component": [{"code": {"coding": [{"system": LOINC, "code": "8480-6"}]},
                                    "valueQuantity": {"value": 100 + 10 * i, "system": "http://unitsofmeasure.org",
                                                      "code": "mm[Hg]"}}]})
@@ -119,6 +120,23 @@ def test_lost_and_corrupted_rows_are_rebuilt_exactly(running: httpx.Client, serv
         assert _ids(running, resource_type, **params) == expected
     with store.engine.connect() as conn:
         assert conn.execute(select(reindex_progress)).all() == []
+
+
+def test_an_upgraded_database_gets_its_text_rows_from_a_reindex(running: httpx.Client, services: Services,
+                                                                settings: Settings) -> None:
+    """Resources written before migration 0012 have no ``code:text`` / ``subject:display`` rows, so ``:text``
+    does not find them until ``ehr reindex`` has run (README, "Upgrading")."""
+    store = _store(services)
+    before = _snapshot(store)
+    with store.engine.begin() as conn:  # as the rows of a database written before 0012 are
+        conn.execute(delete(idx_string).where(idx_string.c.param.like("%:text")))
+        conn.execute(delete(idx_token).where(idx_token.c.param.like("%:display")))  # blind: digests
+    assert _ids(running, "Observation", **{"code:text": "blood pressure"}) == set()
+    assert _ids(running, "Observation", **{"subject:text": "family3"}) == set()
+    assert run_reindex(settings, "Observation", batch=4, console=Console(file=io.StringIO())) == 5
+    assert _snapshot(store) == before
+    assert _ids(running, "Observation", **{"code:text": "blood pressure"}) == {f"o{i}" for i in range(5)}
+    assert _ids(running, "Observation", **{"subject:text": "family3"}) == {"o3"}
 
 
 class Interrupted(Exception):

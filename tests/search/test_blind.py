@@ -6,10 +6,12 @@ from __future__ import annotations
 
 from datetime import date
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from ehr.crypto.blind import BlindIndexKey
+from ehr.errors import BadRequest
 from ehr.search.blind import Blinder, date_texts, is_blind
 from ehr.search.index_rows import DateRow, IndexRows, StringRow
 from ehr.search.query import Criterion, RangeValue, StringValue
@@ -59,3 +61,35 @@ def test_only_identifying_parameters_are_blind() -> None:
     assert is_blind("Observation", "identifier")
     assert not is_blind("Organization", "name")
     assert not is_blind("Patient", "gender")
+    assert is_blind("Observation", "subject:display")  # a reference's display may name a person
+    assert is_blind("Encounter", "service-provider:display")
+    assert is_blind("Patient", "identifier:text")
+    assert not is_blind("Observation", "code:text")
+
+
+@given(st.text(alphabet=st.characters(categories=("L", "N", "Zs")), min_size=1, max_size=24), st.data())
+def test_every_prefix_of_a_reference_display_is_found(display: str, data: st.DataObject) -> None:
+    """``subject:text`` is a string search on Reference.display: answered by prefix digests."""
+    folded = fold(display)
+    rows = BLINDER.rows("Observation", IndexRows(strings=[StringRow("subject:display", folded, display)]))
+    prefix = folded[: data.draw(st.integers(1, max(1, len(folded))))]
+    criterion = BLINDER.criterion("Observation", Criterion("subject:display", "string", None,
+                                                           (StringValue(prefix, prefix),)))
+    assert rows.strings == []
+    assert criterion.type == "token"
+    assert all(getattr(v, "code", None) in {row.code for row in rows.tokens} for v in criterion.values)
+    assert all(row.code not in (display, folded) for row in rows.tokens)
+
+
+def test_texts_of_blind_tokens_are_not_stored_and_not_searchable() -> None:
+    """Identifier.type.text of a blind ``identifier`` is dropped; ``identifier:text`` is a 400. The texts of
+    other tokens stay as they are."""
+    texts = [StringRow("identifier:text", "mrn", "MRN"), StringRow("code:text", "pulse", "Pulse")]
+    rows = BLINDER.rows("Patient", IndexRows(strings=texts))
+    assert rows.strings == [StringRow("code:text", "pulse", "Pulse")]
+    assert rows.tokens == []
+    refused = Criterion("identifier:text", "string", None, (StringValue("mrn", "mrn"),))
+    with pytest.raises(BadRequest, match="identifier:text"):
+        BLINDER.criterion("Patient", refused)
+    kept = Criterion("code:text", "string", None, (StringValue("pu", "pu"),))
+    assert BLINDER.criterion("Observation", kept) == kept

@@ -61,8 +61,31 @@ def test_synthea_style_observation(registry: Registry) -> None:
     assert quantity.canonical_code == "/s"
     assert quantity.canonical_value == pytest.approx(1.2)
     assert [d.param for d in rows.dates] == ["date"]
-    code_token = TokenRow("code", "http://loinc.org", "8867-4", "heart rate")
+    code_token = TokenRow("code", "http://loinc.org", "8867-4")
     assert CompositeRow("code-value-quantity", (code_token, quantity)) in rows.composites
+
+
+def test_texts_and_displays_are_string_rows_of_their_own(registry: Registry) -> None:
+    """``:text`` rows: the texts of a token (``code:text``) and the display of a reference
+    (``subject:display``, and ``patient:display`` for the same element), never in a composite."""
+    observation = {
+        "resourceType": "Observation", "status": "final",
+        "code": {"coding": [{"system": "http://loinc.org", "code": "8867-4", "display": "Heart rate"}],
+                 "text": "Pulse"},
+        "subject": {"reference": "Patient/p1", "display": "Ève Müller"},
+        "performer": [{"display": "Dr. Who"}],
+        "valueQuantity": {"value": 72, "system": "http://unitsofmeasure.org", "code": "/min"},
+    }
+    rows = extract_index_rows(observation, registry)
+    texts = {(r.param, r.norm, r.exact) for r in rows.strings}
+    assert texts == {("code:text", "heart rate", "Heart rate"), ("code:text", "pulse", "Pulse"),
+                     ("combo-code:text", "heart rate", "Heart rate"), ("combo-code:text", "pulse", "Pulse"),
+                     ("subject:display", "eve muller", "Ève Müller"),
+                     ("patient:display", "eve muller", "Ève Müller"), ("performer:display", "dr. who", "Dr. Who")}
+    assert [r for r in rows.tokens if r.param == "code"] == [TokenRow("code", "http://loinc.org", "8867-4")]
+    assert {r.param for r in rows.references} == {"subject", "patient"}
+    assert rows.composites
+    assert all(":" not in c.param for row in rows.composites for c in row.components)
 
 
 def test_rows_are_deduplicated(registry: Registry) -> None:

@@ -1,7 +1,8 @@
-"""Composite parameters, the modifiers ``:of-type :identifier :[type] :above :below :in :not-in :missing``
-and compartment search over HTTP on both engines (https://hl7.org/fhir/R4/search.html#composite,
+"""Composite parameters, the modifiers ``:of-type :identifier :[type] :above :below :in :not-in :missing
+:text`` and compartment search over HTTP on both engines (https://hl7.org/fhir/R4/search.html#composite,
 #modifiers, https://hl7.org/fhir/R4/http.html#vsearch), checked against hand-worked answers and against
-the in-memory engine run on the same records."""
+the in-memory engine run on the same records. ``:text`` on a reference is R5's
+(https://hl7.org/fhir/R5/search.html#modifiers): the string search on Reference.display."""
 
 from __future__ import annotations
 
@@ -71,6 +72,17 @@ RESOURCES: list[dict[str, Any]] = [
         "include": [{"valueSet": [f"{VS}/a"]}, {"system": FINDINGS, "concept": [{"code": "B"}]}]}},
     {"resourceType": "ValueSet", "id": "vs-snomed", "url": f"{VS}/snomed", "status": "active", "compose": {
         "include": [{"system": "http://snomed.info/sct"}]}},
+    # :text: every text of a concept (its text and each coding's display), and a reference's display
+    {"resourceType": "Patient", "id": "p3"},
+    {"resourceType": "Observation", "id": "t1", "status": "final",
+     "code": {"coding": [{"system": LOINC, "code": "8867-4", "display": "Heart rate"}], "text": "Pulse"},
+     "subject": {"reference": "Patient/p3", "display": "Ève Müller"}, "performer": [{"display": "Dr. Zoë O'Brien"}]},
+    {"resourceType": "Observation", "id": "t2", "status": "final",
+     "code": {"coding": [{"system": LOINC, "code": "8310-5", "display": "Body temperature"},
+                         {"display": "Température (locale)"}]},
+     "subject": {"reference": "Patient/p3", "display": "Eve Muller-Smith"}},
+    {"resourceType": "Observation", "id": "t3", "status": "final", "code": {"text": "Heart murmur | grade 2"},
+     "subject": {"reference": "Patient/p3"}},
 ]
 
 OBSERVATIONS = {r["id"] for r in RESOURCES if r["resourceType"] == "Observation"}
@@ -115,6 +127,24 @@ CASES: list[Case] = [
     ("CodeSystem", [("url:above", f"{FINDINGS}/sub")], {"findings"}),
     # chained modifiers
     ("Observation", [("subject:Patient.identifier:of-type", f"{V2}|MR|333")], {"abo", "a1", "a1a", "b", "bp2"}),
+    # :text on tokens: the string search (case- and accent-insensitive, starts-with) over every text
+    ("Observation", [("code:text", "heart")], {"t1", "t3"}),
+    ("Observation", [("code:text", "PULSE")], {"t1"}),
+    ("Observation", [("code:text", "heart rate")], {"t1"}),  # a display, though the concept has a text
+    ("Observation", [("code:text", "rate")], set()),  # a word inside the text is not its start
+    ("Observation", [("code:text", "temperature")], {"t2"}),  # a coding with only a display
+    ("Observation", [("code:text", "heart murmur | grade")], {"t3"}),  # the value is a string, not system|code
+    ("Observation", [("code:text", "heart rate,body")], {"t1", "t2"}),
+    ("Observation", [("code:text", "heart"), ("code", "8867-4")], {"t1"}),
+    ("Patient", [("_has:Observation:subject:code:text", "pulse")], {"p3"}),
+    # :text on references: the string search on Reference.display
+    ("Observation", [("subject:text", "eve")], {"t1", "t2"}),
+    ("Observation", [("subject:text", "ÈVE MÜLLER")], {"t1", "t2"}),
+    ("Observation", [("subject:text", "eve muller-")], {"t2"}),
+    ("Observation", [("subject:text", "muller")], set()),
+    ("Observation", [("patient:text", "eve m"), ("code", "8310-5")], {"t2"}),
+    ("Observation", [("performer:text", "dr. zoe")], {"t1"}),  # a reference with only a display
+    ("Observation", [("performer:missing", "true"), ("code:text", "pulse")], {"t1"}),
 ]
 COMPARTMENT: list[tuple[str, str, list[tuple[str, str]], set[str]]] = [
     ("p1", "Observation", [], {"bp1", "weight", "a1"}),  # a1 through performer
@@ -222,7 +252,9 @@ def test_metadata_lists_composites_and_the_patient_compartment(client: httpx.Cli
     ("Observation", {"subject:Patient": "Group/g1"}, "names type Patient"),
     ("Observation", {"date:below": "2020"}, "':below' is not supported"),
     ("Observation", {"code:text:x": "a"}, "is not supported"),
-    ("Observation", {"subject:text": "a"}, "':text' is not supported"),
+    ("Observation", {"subject:exact": "a"}, "'subject' takes :identifier, :missing, :text"),
+    ("ActivityDefinition", {"composed-of:text": "a"}, "never a Reference with a display to search"),
+    ("ActivityDefinition", {"composed-of:exact": "a"}, "'composed-of' takes :identifier, :missing."),
     ("Observation", {"code:below": "A"}, "needs both its system and the code"),
     ("Observation", {"code:below": "http://nowhere.example/cs|A"}, "no CodeSystem with that url is stored"),
     ("Observation", {"code:in": f"{VS}/missing"}, "no ValueSet with url"),

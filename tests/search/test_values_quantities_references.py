@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 
-from ehr.search.index_rows import NumberRow, ReferenceRow, TokenRow, UriRow
+from ehr.search.index_rows import NumberRow, ReferenceRow, StringRow, TokenRow, UriRow
 from ehr.search.values.quantities import (
     ISO_4217,
     UCUM,
@@ -126,7 +126,12 @@ def test_split_reference(text: str, expected: ReferenceRow | None) -> None:
 
 
 def test_reference_rows() -> None:
-    assert references_from_reference("subject", {"reference": "Group/g1", "display": "x"}) == [
+    assert references_from_reference("subject", {"reference": "Group/g1", "display": "Ève's group"}) == [
+        ReferenceRow("subject", "Group", "g1"), StringRow("subject:display", "eve's group", "Ève's group")
+    ]
+    assert references_from_reference("subject", {"display": "Dr. X"}) == [StringRow("subject:display", "dr. x",
+                                                                                    "Dr. X")]
+    assert references_from_reference("subject", {"reference": "Group/g1", "display": ""}) == [
         ReferenceRow("subject", "Group", "g1")
     ]
     assert references_from_reference("subject", {"identifier": {"value": "1"}}) == [

@@ -51,27 +51,50 @@ def test_address_parts() -> None:
     assert strings_from_address("address", "not an address") == []
 
 
+def _text(param: str, text: str) -> StringRow:
+    return StringRow(f"{param}:text", fold(text), text)
+
+
 def test_coding_and_codeable_concept() -> None:
     coding = {"system": "http://loinc.org", "code": "29463-7", "display": "Body Weight"}
-    assert tokens_from_coding("code", coding) == [TokenRow("code", "http://loinc.org", "29463-7", "body weight")]
+    assert tokens_from_coding("code", coding) == [TokenRow("code", "http://loinc.org", "29463-7"),
+                                                  _text("code", "Body Weight")]
     concept = {"coding": [coding, {"code": "x"}], "text": "Weight"}
     assert tokens_from_codeable_concept("code", concept) == [
-        TokenRow("code", "http://loinc.org", "29463-7", "weight"),
-        TokenRow("code", None, "x", "weight"),
+        TokenRow("code", "http://loinc.org", "29463-7"),
+        _text("code", "Body Weight"),
+        TokenRow("code", None, "x"),
+        _text("code", "Weight"),
     ]
 
 
+def test_every_text_of_a_concept_is_a_text_row() -> None:
+    """CodeableConcept.text and each Coding.display, even of a coding with neither system nor code
+    (https://hl7.org/fhir/R4/search.html#token, ``:text``)."""
+    concept = {"coding": [{"system": "urn:a", "code": "1", "display": "Ángel"}, {"display": "Second"}],
+               "text": "Written"}
+    rows = tokens_from_codeable_concept("code", concept)
+    assert [r for r in rows if isinstance(r, TokenRow)] == [TokenRow("code", "urn:a", "1")]
+    assert [r for r in rows if isinstance(r, StringRow)] == [
+        _text("code", "Ángel"), _text("code", "Second"), _text("code", "Written")]
+    assert tokens_from_coding("class", {"display": "Only a display"}) == [_text("class", "Only a display")]
+    assert tokens_from_coding("class", {"code": "x", "display": " "}) == [TokenRow("class", None, "x")]
+
+
 def test_codeable_concept_with_only_text_is_searchable_by_text() -> None:
-    assert tokens_from_codeable_concept("code", {"text": "Horse"}) == [TokenRow("code", None, None, "horse")]
+    assert tokens_from_codeable_concept("code", {"text": "Horse"}) == [TokenRow("code", None, None),
+                                                                       _text("code", "Horse")]
+    assert tokens_from_codeable_concept("code", {"coding": [{"display": "Horse"}]}) == [_text("code", "Horse")]
     assert tokens_from_codeable_concept("code", {}) == []
 
 
 def test_identifier_uses_type_text() -> None:
     identifier = {"system": "urn:oid:1.2.36", "value": "12345", "type": {"text": "MRN"}}
     assert tokens_from_identifier("identifier", identifier) == [
-        TokenRow("identifier", "urn:oid:1.2.36", "12345", "mrn")
+        TokenRow("identifier", "urn:oid:1.2.36", "12345"), _text("identifier", "MRN")
     ]
     assert tokens_from_identifier("identifier", {"system": "x"}) == []
+    assert tokens_from_identifier("identifier", {"type": {"text": "MRN"}}) == [_text("identifier", "MRN")]
 
 
 def test_identifier_type_codings_give_of_type_rows() -> None:
@@ -79,8 +102,9 @@ def test_identifier_type_codings_give_of_type_rows() -> None:
     identifier = {"system": "urn:mrn", "value": "12345",
                   "type": {"coding": [{"system": v2, "code": "MR"}, {"code": "no-system"}], "text": "MRN"}}
     assert tokens_from_identifier("identifier", identifier) == [
-        TokenRow("identifier", "urn:mrn", "12345", "mrn"),
+        TokenRow("identifier", "urn:mrn", "12345"),
         TokenRow("identifier:of-type", v2, "MR|12345"),
+        _text("identifier", "MRN"),
     ]
 
 

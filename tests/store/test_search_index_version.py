@@ -1,6 +1,7 @@
 """Migration 0011 records which extraction built the stored index rows: the first (1) where the database
 already holds resources, whose number and quantity rows are then the ranges of their precision; 2 for an
-empty database. ``ehr.store.sql.reindex`` takes it from there (tests/cli/test_reindex.py)."""
+empty database, which 0012 (``:text`` rows) records as 3, and leaves a database with resources as it was.
+``ehr.store.sql.reindex`` takes it from there (tests/cli/test_reindex.py)."""
 
 from __future__ import annotations
 
@@ -40,7 +41,7 @@ def _recorded(engine: Engine) -> list[int]:
 
 def test_an_empty_database_is_current(engine: Engine) -> None:
     migrate(engine)
-    assert _recorded(engine) == [2]
+    assert _recorded(engine) == [3]
     with engine.connect() as conn:
         differences = compare_metadata(MigrationContext.configure(conn), metadata)
     assert [d for d in differences if "search_index_version" in repr(d)] == []
@@ -53,3 +54,13 @@ def test_a_database_with_resources_was_indexed_by_the_first_extraction(engine: E
                                               last_updated=0, deleted=False, body=b"{}", erased=False))
     migrate(engine)
     assert _recorded(engine) == [1]
+
+
+def test_a_database_indexed_by_the_second_extraction_keeps_its_version_through_0012(engine: Engine) -> None:
+    _upgrade(engine, "0011")
+    with engine.begin() as conn:
+        conn.execute(insert(resources).values(res_type="RiskAssessment", res_id="r1", tenant="t", version=1,
+                                              last_updated=0, deleted=False, body=b"{}", erased=False))
+    assert _recorded(engine) == [2]
+    migrate(engine)
+    assert _recorded(engine) == [2]

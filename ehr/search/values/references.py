@@ -2,7 +2,9 @@
 
 A Reference's ``reference`` is split into target type and id: ``Patient/123`` (relative) and
 ``https://example.org/fhir/Patient/123[/_history/2]`` (absolute; the URL is also kept in ``url``).
-A Reference's ``identifier`` becomes a token row of ``<param>:identifier`` (the ``:identifier`` modifier).
+A Reference's ``identifier`` becomes a token row of ``<param>:identifier`` (the ``:identifier`` modifier),
+its ``display`` a string row of ``<param>:display`` (searched by ``:text`` on a reference, which R5 defines
+as the string search on Reference.display: https://hl7.org/fhir/R5/search.html#modifiers).
 Other absolute references (``urn:uuid:``) keep only ``url``; local ``#contained`` references are not
 indexed.  A canonical used by a reference parameter keeps its URL
 (and a type and id where it has the ``.../Type/id`` form).
@@ -17,7 +19,8 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from ehr.search.index_rows import ReferenceRow, TokenRow, UriRow
+from ehr.search.index_rows import ReferenceRow, StringRow, TokenRow, UriRow
+from ehr.search.values.strings import string_row
 
 _LITERAL = re.compile(
     r"(?:(?P<base>[a-z][a-z0-9+.-]*://.+?)/)?(?P<type>[A-Z][A-Za-z]{1,63})/(?P<id>[A-Za-z0-9\-.]{1,64})"
@@ -36,14 +39,20 @@ def split_reference(text: str) -> ReferenceRow | None:
     return ReferenceRow("", match["type"], match["id"], url)
 
 
-def references_from_reference(param: str, value: Any) -> list[ReferenceRow | TokenRow]:
+def display_param(param: str) -> str:
+    """The parameter of the string rows that ``<param>:text`` (a reference parameter) searches."""
+    return f"{param}:display"
+
+
+def references_from_reference(param: str, value: Any) -> list[ReferenceRow | TokenRow | StringRow]:
     """Reference -> (target type, id[, url]); its ``identifier`` -> a token row (system, value) under
-    ``<param>:identifier``, for the ``:identifier`` modifier."""
+    ``<param>:identifier``, for the ``:identifier`` modifier; its ``display`` -> a string row under
+    ``<param>:display``, for ``:text``."""
     if not isinstance(value, Mapping):
         return []
     text = value.get("reference")
     row = split_reference(text) if isinstance(text, str) else None
-    out: list[ReferenceRow | TokenRow] = []
+    out: list[ReferenceRow | TokenRow | StringRow] = []
     if row is not None:
         out.append(ReferenceRow(param, row.target_type, row.target_id, row.url))
     identifier = value.get("identifier")
@@ -51,6 +60,7 @@ def references_from_reference(param: str, value: Any) -> list[ReferenceRow | Tok
         system = identifier.get("system")
         out.append(TokenRow(f"{param}:identifier", system if isinstance(system, str) and system else None,
                             identifier["value"]))
+    out.extend(string_row(display_param(param), value.get("display")))
     return out
 
 

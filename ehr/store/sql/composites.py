@@ -23,7 +23,7 @@ from ehr.search.index_rows import (
 )
 
 #: the value columns of ``idx_composite``, in insert order
-VALUE_COLUMNS = ("system", "code", "text", "norm", "exact", "target_type", "target_id", "url", "uri", "value",
+VALUE_COLUMNS = ("system", "code", "norm", "exact", "target_type", "target_id", "url", "uri", "value",
                  "low", "high", "canonical_code", "canonical_value", "canonical_low", "canonical_high",
                  "date_low", "date_high")
 COLUMNS = ("pk", "res_type", "param", "combo", "slot", *VALUE_COLUMNS)
@@ -35,7 +35,7 @@ def _values(row: ComponentRow) -> dict[str, Any]:
     """The value columns one component row fills."""
     match row:
         case TokenRow():
-            return {"system": row.system, "code": row.code, "text": row.text}
+            return {"system": row.system, "code": row.code}
         case StringRow():
             return {"norm": row.norm, "exact": row.exact}
         case ReferenceRow():

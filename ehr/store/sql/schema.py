@@ -36,6 +36,9 @@ from sqlalchemy import (
 
 metadata = MetaData()
 Key = BigInteger().with_variant(Integer(), "sqlite")
+#: folded strings, ordered by code point on both engines (SQLite's default BINARY collation, PostgreSQL's
+#: "C"), so that the strings starting with a prefix are one range of their index (``ehr.search.sql``)
+Folded = Text().with_variant(Text(collation="C"), "postgresql")
 
 resources = Table(
     "resources",
@@ -109,12 +112,11 @@ idx_token = _index_table(
     "idx_token",
     Column("system", Text, nullable=True),
     Column("code", Text, nullable=True),
-    Column("text", Text, nullable=True),
     indexes=(("code", "system", "pk"),),
 )
 idx_string = _index_table(
     "idx_string",
-    Column("norm", Text, nullable=False),
+    Column("norm", Folded, nullable=False),
     Column("exact", Text, nullable=False),
     indexes=(("norm",),),
 )
@@ -168,7 +170,6 @@ idx_composite = _index_table(
     Column("slot", Integer, nullable=False),
     Column("system", Text, nullable=True),
     Column("code", Text, nullable=True),
-    Column("text", Text, nullable=True),
     Column("norm", Text, nullable=True),
     Column("exact", Text, nullable=True),
     Column("target_type", String(64), nullable=True),

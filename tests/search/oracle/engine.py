@@ -213,6 +213,9 @@ class Oracle:
         return [x for n in nodes for x in typed[kind](n)]
 
     def _value(self, kind: str, nodes: list[Any], modifier: str | None, part: str) -> bool:
+        if modifier == "text":  # a string search: on a token's texts, or on a reference's display
+            found = [t for n in nodes for t in (v.texts(n) if kind == "token" else v.displays(n))]
+            return m.match_string(found, unescape(part), None)
         typed = self._typed(kind, nodes)
         if kind == "string":
             return m.match_string(typed, unescape(part), modifier)
@@ -221,7 +224,7 @@ class Oracle:
         if kind == "reference":
             if modifier == "identifier":
                 found = [n["identifier"] for n in nodes if isinstance(n, dict) and "identifier" in n]
-                return m.match_token([t for i in found for t in v.tokens(i)], *_system_code(part), None)
+                return m.match_token([t for i in found for t in v.tokens(i)], *_system_code(part))
             type_, id_, url = self._reference(unescape(part))
             return m.match_reference(typed, modifier if type_ is None and id_ else type_, id_, url)
         if kind == "uri":
@@ -256,7 +259,7 @@ class Oracle:
             assert code, part
             wanted = (self.terms.ancestors if modifier == "above" else self.terms.descendants)(system, code)
             return any(t.system == system and t.code in wanted for t in typed)
-        return m.match_token(typed, system, code, "text" if modifier == "text" else None)
+        return m.match_token(typed, system, code)
 
     def _reference(self, text: str) -> tuple[str | None, str | None, str | None]:
         if text.startswith(self.base):

@@ -43,11 +43,9 @@ def match_string(values: Sequence[str], query: str, modifier: str | None) -> boo
     return any(fold(v).startswith(fold(query)) for v in values)
 
 
-def match_token(values: Sequence[Token], system: str | None, code: str | None, modifier: str | None) -> bool:
-    """``[system]|[code]``: ``system`` None is any system, "" none; ``:text`` is a string search on the
-    texts; ``:not`` is applied by the caller over the whole OR list."""
-    if modifier == "text":
-        return match_string([t for v in values for t in v.texts], code or "", None)
+def match_token(values: Sequence[Token], system: str | None, code: str | None) -> bool:
+    """``[system]|[code]``: ``system`` None is any system, "" none; ``:not`` is applied by the caller over
+    the whole OR list. ``:text`` is no token match: the caller runs :func:`match_string` on the texts."""
     for v in values:
         if code is not None and v.code != code:
             continue

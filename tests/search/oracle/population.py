@@ -6,7 +6,8 @@ Observations with components.
 Edge values on purpose: dates at every precision with and without time zones (and Periods open on one
 side), quantities of one dimension in different UCUM units and with comparators, missing elements,
 accented and case-varied names, values repeated across resources, several codings in one concept,
-concepts with only text.
+concepts with only text, concepts with a text besides their codings' displays and codings with only a
+display (``:text``), references with a display and with only a display (``:text`` on references).
 """
 
 from __future__ import annotations
@@ -29,6 +30,11 @@ CODES = [("8867-4", "Heart rate"), ("29463-7", "Body weight"), ("2339-0", "Gluco
          ("8310-5", "Body temperature"), ("72166-2", "Tobacco smoking status")]
 CONDITIONS = [("44054006", "Diabetes mellitus type 2"), ("38341003", "Hypertensive disorder"),
               ("195662009", "Acute viral pharyngitis")]
+#: CodeableConcept.text of some Conditions, besides the coding's display
+CONDITION_TEXTS = {"44054006": "Type 2 diabetes", "38341003": "High blood pressure",
+                   "195662009": "Sore throat | pharyngitis"}
+#: a second coding, with only a display, in some Observation categories
+CATEGORY_LABELS = {"vital-signs": "Signes vitaux", "laboratory": "Résultats de laboratoire"}
 #: a value of each LOINC code in several units (value, UCUM code): same quantity, different units
 QUANTITIES = {
     "8867-4": [(72, "/min"), (1.2, "/s"), (88.5, "/min")],
@@ -58,6 +64,16 @@ def _maybe(rng: random.Random, p: float, value: Any) -> dict[str, Any]:
     return value if rng.random() < p else {}
 
 
+def _ref(reference: str, display: str | None) -> dict[str, str]:
+    return {"reference": reference, **({"display": display} if display else {})}
+
+
+def display_name(person: dict[str, Any]) -> str:
+    """How a reference to ``person`` (a Patient or Practitioner) names it: ``given family``."""
+    name = person["name"][0]
+    return f"{name['given'][0]} {name['family']}"
+
+
 def organizations(rng: random.Random, n: int) -> list[dict[str, Any]]:
     out = []
     for i in range(n):
@@ -80,7 +96,7 @@ def practitioners(rng: random.Random, n: int) -> list[dict[str, Any]]:
              "given": [rng.choice(GIVENS)]}], **_maybe(rng, 0.6, {"active": True})} for i in range(n)]
 
 
-def patients(rng: random.Random, n: int, orgs: int, doctors: int) -> list[dict[str, Any]]:
+def patients(rng: random.Random, n: int, orgs: int, doctors: list[str]) -> list[dict[str, Any]]:
     out = []
     for i in range(n):
         p: dict[str, Any] = {"resourceType": "Patient", "id": f"pat-{i}",
@@ -90,7 +106,8 @@ def patients(rng: random.Random, n: int, orgs: int, doctors: int) -> list[dict[s
         p.update(_maybe(rng, 0.8, {"birthDate": rng.choice(["1970", "1970-03", "1970-03-15", "1985-11-02"])}))
         org = {"reference": f"Organization/org-{rng.randrange(orgs)}"}
         p.update(_maybe(rng, 0.7, {"managingOrganization": org}))
-        doctor = {"reference": f"Practitioner/dr-{rng.randrange(doctors)}"}
+        k = rng.randrange(len(doctors))
+        doctor = _ref(f"Practitioner/dr-{k}", f"Dr. {doctors[k]}" if i % 2 else None)
         p.update(_maybe(rng, 0.5, {"generalPractitioner": [doctor]}))
         p.update(_maybe(rng, 0.3, {"deceasedBoolean": rng.random() < 0.5}))
         p.update(_maybe(rng, 0.6, {"active": rng.random() < 0.8}))
@@ -103,7 +120,7 @@ def _period(rng: random.Random) -> dict[str, str]:
     return rng.choice([{"start": start}, {"end": end}, {"start": start, "end": end}])
 
 
-def encounters(rng: random.Random, n: int, pats: int, orgs: int, doctors: int) -> list[dict[str, Any]]:
+def encounters(rng: random.Random, n: int, pats: int, orgs: int, doctors: list[str]) -> list[dict[str, Any]]:
     out = []
     for i in range(n):
         e: dict[str, Any] = {"resourceType": "Encounter", "id": f"enc-{i}",
@@ -114,8 +131,11 @@ def encounters(rng: random.Random, n: int, pats: int, orgs: int, doctors: int) -
         e.update(_maybe(rng, 0.8, {"period": _period(rng)}))
         e.update(_maybe(rng, 0.5, {"length": {"value": rng.choice([30, 0.5, 45.5, 1800]), "system": UCUM,
                                               "code": rng.choice(["min", "h", "s"])}}))
-        e.update(_maybe(rng, 0.6, {"serviceProvider": {"reference": f"Organization/org-{rng.randrange(orgs)}"}}))
-        doctor = {"reference": f"Practitioner/dr-{rng.randrange(doctors)}"}
+        k = rng.randrange(orgs)
+        provider = _ref(f"Organization/org-{k}", ORG_NAMES[k % len(ORG_NAMES)] if i % 2 == 0 else None)
+        e.update(_maybe(rng, 0.6, {"serviceProvider": provider}))
+        k = rng.randrange(len(doctors))
+        doctor = _ref(f"Practitioner/dr-{k}", doctors[k] if i % 3 else None)
         e.update(_maybe(rng, 0.6, {"participant": [{"individual": doctor}]}))
         out.append(e)
     return out
@@ -138,7 +158,7 @@ def _value(rng: random.Random, code: str) -> dict[str, Any]:
                                                  "text": "never smoked"}}, {}])
 
 
-def observations(rng: random.Random, n: int, pats: int, encs: int, doctors: int) -> list[dict[str, Any]]:
+def observations(rng: random.Random, n: int, pats: list[str], encs: int, doctors: list[str]) -> list[dict[str, Any]]:
     out = []
     for i in range(n):
         code = rng.choice(CODES)
@@ -150,12 +170,16 @@ def observations(rng: random.Random, n: int, pats: int, encs: int, doctors: int)
         o: dict[str, Any] = {"resourceType": "Observation", "id": f"obs-{i}",
                              "status": rng.choice(["final", "amended", "preliminary"]), "code": concept,
                              **_effective(rng), **_value(rng, code[0])}
-        o.update(_maybe(rng, 0.9, {"subject": {"reference": f"Patient/pat-{rng.randrange(pats)}"}}))
+        k = rng.randrange(len(pats))
+        o.update(_maybe(rng, 0.9, {"subject": _ref(f"Patient/pat-{k}", pats[k] if i % 3 else None)}))
         o.update(_maybe(rng, 0.5, {"encounter": {"reference": f"Encounter/enc-{rng.randrange(encs)}"}}))
-        o.update(_maybe(rng, 0.4, {"performer": [{"reference": f"Practitioner/dr-{rng.randrange(doctors)}"}]}))
+        k = rng.randrange(len(doctors))
+        performer = {"display": f"Dr {doctors[k]}, on call"} if i % 5 == 1 else _ref(f"Practitioner/dr-{k}", None)
+        o.update(_maybe(rng, 0.4, {"performer": [performer]}))
+        category = rng.choice(["vital-signs", "laboratory"])
+        label = [{"display": CATEGORY_LABELS[category]}] if i % 3 == 2 else []
         o.update(_maybe(rng, 0.5, {"category": [{"coding": [{
-            "system": "http://terminology.hl7.org/CodeSystem/observation-category",
-            "code": rng.choice(["vital-signs", "laboratory"])}]}]}))
+            "system": "http://terminology.hl7.org/CodeSystem/observation-category", "code": category}, *label]}]}))
         out.append(o)
     return out
 
@@ -163,8 +187,10 @@ def observations(rng: random.Random, n: int, pats: int, encs: int, doctors: int)
 def conditions(rng: random.Random, n: int, pats: int) -> list[dict[str, Any]]:
     out = []
     for i in range(n):
+        condition = rng.choice(CONDITIONS)
+        text = {"text": CONDITION_TEXTS[condition[0]]} if i % 3 == 1 else {}
         c: dict[str, Any] = {"resourceType": "Condition", "id": f"cond-{i}",
-                             "code": {"coding": [_coding(SNOMED, rng.choice(CONDITIONS))]},
+                             "code": {"coding": [_coding(SNOMED, condition)], **text},
                              "subject": {"reference": f"Patient/pat-{rng.randrange(pats)}"},
                              "clinicalStatus": {"coding": [{
                                  "system": "http://terminology.hl7.org/CodeSystem/condition-clinical",
@@ -189,9 +215,13 @@ def risk_assessments(rng: random.Random, n: int, pats: int) -> list[dict[str, An
 
 def build(seed: int, scale: int = 1) -> Population:
     rng = random.Random(seed)
-    orgs, doctors, pats, encs = 6, 4, 14 * scale, 12 * scale
-    first = [*organizations(rng, orgs), *practitioners(rng, doctors), *patients(rng, pats, orgs, doctors),
-             *encounters(rng, encs, pats, orgs, doctors), *observations(rng, 45 * scale, pats, encs, doctors),
+    orgs, pats, encs = 6, 14 * scale, 12 * scale
+    organization = organizations(rng, orgs)
+    doctors = practitioners(rng, 4)
+    doctor_names = [display_name(d) for d in doctors]
+    people = patients(rng, pats, orgs, doctor_names)
+    first = [*organization, *doctors, *people, *encounters(rng, encs, pats, orgs, doctor_names),
+             *observations(rng, 45 * scale, [display_name(p) for p in people], encs, doctor_names),
              *conditions(rng, 15 * scale, pats), *risk_assessments(rng, 8, pats)]
     extra = random.Random(seed + 1)  # the resources above stay as they were without it
     terms.augment(first, extra)

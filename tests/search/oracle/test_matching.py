@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tests.search.oracle.matching import compare_number, compare_range, match_quantity, match_string
-from tests.search.oracle.values import Amount, Interval, date_interval, fold, number_interval
+from tests.search.oracle.values import Amount, Interval, date_interval, displays, fold, number_interval, texts
 
 
 def _n(text: str) -> Interval:
@@ -59,6 +59,21 @@ def test_strings_fold_case_and_accents() -> None:
     assert not match_string(["Hôpital Général"], "hopital", "exact")
     assert match_string(["Straße"], "STRASSE", None)
     assert fold("Ève") == "eve"
+
+
+def test_text_is_a_string_search_on_every_associated_text() -> None:
+    """https://hl7.org/fhir/R4/search.html#token, ``:text``: "either CodeableConcept.text, Coding.display, or
+    Identifier.type.text", matched as a string (starts-with, case and accent insensitive)."""
+    concept = {"coding": [{"system": "urn:a", "code": "1", "display": "Heart rate"}, {"display": "Pouls"}],
+               "text": "Pulse"}
+    assert texts(concept) == ["Pulse", "Heart rate", "Pouls"]
+    assert texts({"system": "urn:a", "code": "1", "display": "Ève"}) == ["Ève"]
+    assert texts({"system": "urn:mrn", "value": "1", "type": {"text": "MRN", "coding": [{"display": "x"}]}}) == ["MRN"]
+    assert texts("final") == []
+    assert match_string(texts(concept), "HEART", None)
+    assert not match_string(texts(concept), "rate", None)
+    assert displays({"reference": "Patient/1", "display": "Ève Müller"}) == ["Ève Müller"]
+    assert displays({"reference": "Patient/1"}) == []
 
 
 PREFIXES = ("eq", "ne", "gt", "lt", "ge", "le", "sa", "eb")

@@ -27,8 +27,6 @@ US = timedelta(microseconds=1)
 class Token:
     system: str | None
     code: str | None
-    #: texts the ``:text`` modifier looks at: CodeableConcept.text, Coding.display, Identifier.type.text
-    texts: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -140,15 +138,32 @@ def tokens(node: Any) -> list[Token]:
     if not isinstance(node, dict):
         return []
     if "value" in node:  # Identifier or ContactPoint
-        type_text = (node.get("type") or {}).get("text")
-        return [Token(node.get("system"), node["value"], (type_text,) if type_text else ())]
+        return [Token(node.get("system"), node["value"])]
     if "coding" in node or ("text" in node and "code" not in node):
-        text = (node["text"],) if node.get("text") else ()
         codings = [c for c in node.get("coding", []) if c.get("code") or c.get("system")]
-        found = [Token(c.get("system"), c.get("code"), text + ((c["display"],) if c.get("display") else ()))
-                 for c in codings]
-        return found or ([Token(None, None, text)] if text else [])
-    return [Token(node.get("system"), node.get("code"), (node["display"],) if node.get("display") else ())]
+        found = [Token(c.get("system"), c.get("code")) for c in codings]
+        return found or ([Token(None, None)] if node.get("text") else [])
+    return [Token(node.get("system"), node.get("code"))]
+
+
+def texts(node: Any) -> list[str]:
+    """What ``:text`` on a token searches (https://hl7.org/fhir/R4/search.html#token: "either
+    CodeableConcept.text, Coding.display, or Identifier.type.text"): all of those a value has."""
+    if not isinstance(node, dict):
+        return []
+    if "value" in node:  # Identifier (a ContactPoint has no type)
+        found = [(node.get("type") or {}).get("text")]
+    else:  # CodeableConcept: its text and every coding's display; Coding: its display
+        codings = node.get("coding", [])
+        found = [node.get("text"), node.get("display"), *(c.get("display") for c in codings if isinstance(c, dict))]
+    return [t for t in found if isinstance(t, str) and t.strip()]
+
+
+def displays(node: Any) -> list[str]:
+    """What ``:text`` on a reference searches: Reference.display (https://hl7.org/fhir/R5/search.html#modifiers;
+    R4 has no ``:text`` on references)."""
+    display = node.get("display") if isinstance(node, dict) else None
+    return [display] if isinstance(display, str) and display.strip() else []
 
 
 _REFERENCE = re.compile(r"(?:(?P<base>https?://.+)/)?(?P<type>[A-Z][A-Za-z]+)/(?P<id>[A-Za-z0-9.\-]+)")
