@@ -18,6 +18,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import Any, assert_never
 
+import orjson
 from sqlalchemy import (
     ARRAY,
     ColumnElement,
@@ -34,7 +35,6 @@ from sqlalchemy import (
     or_,
     select,
     true,
-    union,
     union_all,
 )
 from sqlalchemy.ext.compiler import compiles
@@ -391,7 +391,9 @@ def _chain_targets(chain: Chain, guard: Guard | None) -> list[tuple[str, Select[
     found = []
     for target_type, inner in chain.targets:
         t = resources.alias()
-        matching = select(t.c.res_id).where(t.c.res_type == target_type, t.c.deleted == false(),
+        # an index lookup gives the targets' keys: SQLite would otherwise walk every resource of the type
+        of_type = _Unindexed(t.c.res_type) if simple(inner) else t.c.res_type
+        matching = select(t.c.res_id).where(of_type == target_type, t.c.deleted == false(),
                                             t.c.erased == false(), _criterion(target_type, inner, t, guard))
         if guard is not None:
             matching = matching.where(guard(t))
@@ -399,8 +401,11 @@ def _chain_targets(chain: Chain, guard: Guard | None) -> list[tuple[str, Select[
     return found
 
 
+#: above every resource key (64-bit): a target with fewer referrers than a page is read to its end
+_LAST_KEY = 2**63 - 1
+
 #: a chain with at most this many targets is read one target at a time (:func:`targets_statement`)
-MERGE_TARGETS = 100
+MERGE_TARGETS = 500
 
 
 def chain_lead(query: SearchQuery) -> Criterion | None:
@@ -428,14 +433,16 @@ def _merged_page(query: SearchQuery, lead: Criterion, targets: Sequence[tuple[st
                  guard: Guard | None, lateral: bool) -> Select[Any]:
     """The page of a chain read target by target: per target the first ``count + 1`` referrers (in key
     order, after ``after``) that meet the other criteria, then the first ``count + 1`` of them all. A
-    resource pointing at two targets comes once. ``lateral`` (PostgreSQL): one branch joined laterally
-    to the list of targets, which plans in constant time; otherwise a union of one branch per target."""
+    resource pointing at two targets comes once. The targets are one bound list, so the statement has
+    the same shape however many there are (and is built and compiled once): on PostgreSQL (``lateral``)
+    one branch joined laterally to them; on SQLite, which has no lateral join, each target's bound (the
+    key of its ``count + 1``-th referrer) is found first and its referrers are read up to it."""
     if not targets:
         return select(resources).where(false())
     rest = replace(query, criteria=tuple(c for c in query.criteria if c is not lead))
     own_row = bool(rest.criteria) or guard is not None or query.compartment is not None
 
-    def branch(target_type: Any, target_id: Any) -> Select[Any]:
+    def referrers(target_type: Any, target_id: Any) -> tuple[Any, Select[Any]]:
         ref = idx_reference.alias()
         stmt = select(ref.c.pk).where(ref.c.res_type == query.resource_type, ref.c.param == lead.param,
                                       ref.c.target_id == target_id, ref.c.target_type == target_type)
@@ -444,17 +451,24 @@ def _merged_page(query: SearchQuery, lead: Criterion, targets: Sequence[tuple[st
                 where_clause(rest, narrowed=True, guard=guard))
         if after is not None:
             stmt = stmt.where(ref.c.pk > after)
-        return stmt.order_by(ref.c.pk).limit(query.count + 1)
+        return ref, stmt.order_by(ref.c.pk)
 
     if lateral:
-        listed = func.unnest(bindparam("target_types", [t for t, _ in targets], ARRAY(String)),
-                             bindparam("target_ids", [i for _, i in targets], ARRAY(String))).table_valued(
+        listed: Any = func.unnest(bindparam("target_types", [t for t, _ in targets], ARRAY(String)),
+                                  bindparam("target_ids", [i for _, i in targets], ARRAY(String))).table_valued(
             "target_type", "target_id").render_derived(name="targets")
-        each = branch(listed.c.target_type, listed.c.target_id).lateral()
+        each = referrers(listed.c.target_type, listed.c.target_id)[1].limit(query.count + 1).lateral()
         keys = select(each.c.pk).select_from(listed.join(each, true())).distinct().subquery()
     else:
-        branches = [select(branch(target_type, target_id).subquery()) for target_type, target_id in targets]
-        keys = (branches[0] if len(branches) == 1 else union(*branches)).subquery()
+        listed = func.json_each(bindparam("targets", orjson.dumps(list(targets)).decode())).table_valued(
+            "value", name="targets")
+        target_type, target_id = func.json_extract(listed.c.value, "$[0]"), func.json_extract(listed.c.value, "$[1]")
+        bound = referrers(target_type, target_id)[1].limit(1).offset(query.count).scalar_subquery()
+        bounds = (select(target_type.label("target_type"), target_id.label("target_id"), bound.label("bound"))
+                  .select_from(listed).cte("bounds").prefix_with("MATERIALIZED"))  # each bound found once
+        ref, up_to = referrers(bounds.c.target_type, bounds.c.target_id)
+        keys = (up_to.add_columns(bounds.c.bound).where(ref.c.pk <= func.coalesce(bounds.c.bound, _LAST_KEY))
+                .with_only_columns(ref.c.pk).distinct().subquery())
     return (select(resources).select_from(keys.join(resources, resources.c.pk == keys.c.pk))
             .order_by(keys.c.pk).limit(query.count + 1))
 
