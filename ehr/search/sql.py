@@ -463,11 +463,19 @@ def _merged_page(query: SearchQuery, lead: Criterion, targets: Sequence[tuple[st
         listed = func.json_each(bindparam("targets", orjson.dumps(list(targets)).decode())).table_valued(
             "value", name="targets")
         target_type, target_id = func.json_extract(listed.c.value, "$[0]"), func.json_extract(listed.c.value, "$[1]")
-        bound = referrers(target_type, target_id)[1].limit(1).offset(query.count).scalar_subquery()
-        bounds = (select(target_type.label("target_type"), target_id.label("target_id"), bound.label("bound"))
-                  .select_from(listed).cte("bounds").prefix_with("MATERIALIZED"))  # each bound found once
+        # each target's first referrer; the page ends at or before the (count + 1)-th smallest of them, so
+        # only targets whose first comes before that cap are read further, up to their (count + 1)-th
+        first = referrers(target_type, target_id)[1].limit(1).scalar_subquery()
+        firsts = (select(target_type.label("target_type"), target_id.label("target_id"), first.label("first"))
+                  .select_from(listed).cte("firsts").prefix_with("MATERIALIZED"))
+        cap = func.coalesce(select(firsts.c.first).where(firsts.c.first.is_not(None)).distinct()
+                            .order_by(firsts.c.first).limit(1).offset(query.count).scalar_subquery(), _LAST_KEY)
+        bound = referrers(firsts.c.target_type, firsts.c.target_id)[1].limit(1).offset(query.count)
+        bounds = (select(firsts.c.target_type, firsts.c.target_id, bound.scalar_subquery().label("bound"))
+                  .where(firsts.c.first <= cap).cte("bounds").prefix_with("MATERIALIZED"))
         ref, up_to = referrers(bounds.c.target_type, bounds.c.target_id)
-        keys = (up_to.add_columns(bounds.c.bound).where(ref.c.pk <= func.coalesce(bounds.c.bound, _LAST_KEY))
+        keys = (up_to.add_columns(bounds.c.bound)
+                .where(ref.c.pk <= func.coalesce(bounds.c.bound, _LAST_KEY), ref.c.pk <= cap)
                 .with_only_columns(ref.c.pk).distinct().subquery())
     return (select(resources).select_from(keys.join(resources, resources.c.pk == keys.c.pk))
             .order_by(keys.c.pk).limit(query.count + 1))
