@@ -313,7 +313,9 @@ PROBE_ABOVE = 1000
 
 def plan(query: SearchQuery, count: Callable[[Select[Any]], int]) -> SearchQuery:
     """``query`` with each top-level ``_has`` of a :func:`simple` inner criterion marked as a probe when
-    that criterion matches many index rows, counted (up to :data:`PROBE_ABOVE` + 1) with ``count``.
+    that criterion matches many index rows, counted (up to :data:`PROBE_ABOVE` + 1) with ``count``. For
+    SQLite, which walks the candidates in key order and stops at the end of the page; PostgreSQL's
+    planner would probe every candidate before sorting them.
     The count ignores the caller's rights: it only picks the plan, and nothing of it is returned."""
     criteria = []
     for c in query.criteria:
@@ -491,9 +493,11 @@ def _reverse(resource_type: str | None, has: Reverse, r: FromClause, guard: Guar
     needs_row = guard is not None or not simple(has.inner)
     source: Any = resources.alias() if needs_row else ref
     pinned = simple(has.inner) and not has.probe  # read along the inner matches' keys
+    # a simple inner criterion needs only the key, which the index row has: the referrer's row is then
+    # read (for the rights) only for referrers that match it
     where = [*(_by_key(ref, has.source_type) if pinned else [ref.c.res_type == has.source_type]),
              ref.c.param == has.param, ref.c.target_type == resource_type,
-             _criterion(has.source_type, has.inner, source, guard, probe=has.probe)]
+             _criterion(has.source_type, has.inner, ref if simple(has.inner) else source, guard, probe=has.probe)]
     if needs_row:
         where += [source.c.pk == ref.c.pk, source.c.deleted == false(), source.c.erased == false()]
         if guard is not None:

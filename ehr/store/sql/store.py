@@ -97,7 +97,8 @@ def planned_page(conn: Connection, query: SearchQuery,
                  rights: search_sql.Guard | None) -> tuple[SearchQuery, Select[Any]]:
     """The query as planned by what it finds (``search_sql.plan``) and the statement of its page: along
     each target of its chain (``search_sql.chain_lead``) when they are few, otherwise as compiled."""
-    query = search_sql.plan(query, lambda stmt: int(conn.execute(stmt).scalar_one()))
+    if conn.dialect.name == "sqlite":  # PostgreSQL's planner probes every candidate before sorting them
+        query = search_sql.plan(query, lambda stmt: int(conn.execute(stmt).scalar_one()))
     targets = None
     lead = search_sql.chain_lead(query)
     if lead is not None:
