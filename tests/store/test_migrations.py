@@ -4,22 +4,13 @@ string rows since) keeping every row — on both engines."""
 
 from __future__ import annotations
 
-from alembic import command
 from alembic.autogenerate import compare_metadata
-from alembic.config import Config
 from alembic.migration import MigrationContext
-from sqlalchemy import Engine, insert, inspect, select, text
+from sqlalchemy import insert, inspect, select, text
 
-from ehr.store.sql.engine import MIGRATIONS, make_engine, migrate
+from ehr.store.sql.engine import make_engine, migrate
 from ehr.store.sql.schema import INDEX_TABLES, idx_composite, idx_token, metadata, resources
-
-
-def _upgrade(engine: Engine, revision: str) -> None:
-    config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS))
-    with engine.begin() as connection:
-        config.attributes["connection"] = connection
-        command.upgrade(config, revision)
+from tests.store.upgrade import upgrade
 
 
 def test_index_tables_are_as_declared(db_url: str) -> None:
@@ -43,7 +34,7 @@ def test_index_tables_are_as_declared(db_url: str) -> None:
 def test_0012_drops_the_text_columns_and_keeps_the_rows(db_url: str) -> None:
     engine = make_engine(db_url)
     try:
-        _upgrade(engine, "0011")
+        upgrade(engine, "0011")
         with engine.begin() as conn:
             conn.execute(insert(resources).values(pk=1, res_type="Observation", res_id="o1", tenant="t", version=1,
                                                   last_updated=0, deleted=False, body=None, erased=False))
@@ -51,7 +42,7 @@ def test_0012_drops_the_text_columns_and_keeps_the_rows(db_url: str) -> None:
                               "VALUES (1, 'Observation', 'code', 'http://loinc.org', '8867-4', 'heart rate')"))
             conn.execute(text("INSERT INTO idx_composite (pk, res_type, param, combo, slot, code, text) "
                               "VALUES (1, 'Observation', 'code-value-quantity', 0, 0, '8867-4', 'heart rate')"))
-        _upgrade(engine, "head")
+        upgrade(engine, "head")
         tables = inspect(engine)
         for table in (idx_token, idx_composite):
             assert "text" not in {c["name"] for c in tables.get_columns(table.name)}

@@ -8,14 +8,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from alembic import command
 from alembic.autogenerate import compare_metadata
-from alembic.config import Config
 from alembic.migration import MigrationContext
 from sqlalchemy import Engine, insert, select
 
-from ehr.store.sql.engine import MIGRATIONS, make_engine, migrate
+from ehr.store.sql.engine import make_engine, migrate
 from ehr.store.sql.schema import metadata, resources, search_index_version
+from tests.store.upgrade import upgrade
 
 
 @pytest.fixture
@@ -24,14 +23,6 @@ def engine(db_url: str) -> Iterator[Engine]:
     engine = make_engine(db_url)
     yield engine
     engine.dispose()
-
-
-def _upgrade(engine: Engine, revision: str) -> None:
-    config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS))
-    with engine.begin() as connection:
-        config.attributes["connection"] = connection
-        command.upgrade(config, revision)
 
 
 def _recorded(engine: Engine) -> list[int]:
@@ -48,7 +39,7 @@ def test_an_empty_database_is_current(engine: Engine) -> None:
 
 
 def test_a_database_with_resources_was_indexed_by_the_first_extraction(engine: Engine) -> None:
-    _upgrade(engine, "0010")
+    upgrade(engine, "0010")
     with engine.begin() as conn:
         conn.execute(insert(resources).values(res_type="RiskAssessment", res_id="r1", tenant="t", version=1,
                                               last_updated=0, deleted=False, body=b"{}", erased=False))
@@ -57,7 +48,7 @@ def test_a_database_with_resources_was_indexed_by_the_first_extraction(engine: E
 
 
 def test_a_database_indexed_by_the_second_extraction_keeps_its_version_through_0012(engine: Engine) -> None:
-    _upgrade(engine, "0011")
+    upgrade(engine, "0011")
     with engine.begin() as conn:
         conn.execute(insert(resources).values(res_type="RiskAssessment", res_id="r1", tenant="t", version=1,
                                               last_updated=0, deleted=False, body=b"{}", erased=False))
