@@ -270,10 +270,6 @@ class SqlTx:
         return self._records(rows, lambda r: (r.method, r.seq))
 
     def search(self, query: SearchQuery) -> SearchPage:
-        if self.conn.dialect.name == "postgresql":
-            # the driver prepares a statement run five times, and PostgreSQL may then plan it once for any
-            # values (a generic plan): for a search the values decide the plan (1.1 s instead of 15 ms seen)
-            self.conn.exec_driver_sql("SET LOCAL plan_cache_mode = force_custom_plan")
         query, page = planned_page(self.conn, query, self._guard)
         rows = list(self.conn.execute(page).all())
         if len({r.pk for r in rows}) < len(rows):  # a resource with two equal index rows of the driver
