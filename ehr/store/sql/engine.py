@@ -23,18 +23,7 @@ def make_engine(url: str) -> Engine:
         event.listen(engine, "begin", _sqlite_begin)
         return engine
     # no pre-ping: it would cost a round trip per request; stale connections are recycled instead
-    engine = create_engine(url, pool_size=20, max_overflow=20, pool_recycle=1800)
-    event.listen(engine, "connect", _postgresql_session)
-    return engine
-
-
-def _postgresql_session(dbapi_connection: Any, _record: Any) -> None:
-    """Statements are planned with their values: psycopg prepares a statement run five times, and
-    PostgreSQL may then plan it once for any values (a generic plan), which for a search can be a walk
-    of every candidate (a ``_has`` page took 1.1 s instead of 15 ms)."""
-    with dbapi_connection.cursor() as cursor:
-        cursor.execute("SET plan_cache_mode = force_custom_plan")
-    dbapi_connection.commit()
+    return create_engine(url, pool_size=20, max_overflow=20, pool_recycle=1800)
 
 
 def migrate(engine: Engine) -> None:
