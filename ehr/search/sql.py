@@ -26,6 +26,7 @@ from sqlalchemy import (
     Select,
     String,
     and_,
+    any_,
     bindparam,
     exists,
     false,
@@ -83,9 +84,11 @@ _TABLES = {"token": idx_token, "string": idx_string, "reference": idx_reference,
            "number": idx_number, "quantity": idx_quantity, "uri": idx_uri}
 
 
-def where_clause(query: SearchQuery, *, narrowed: bool = False, guard: Guard | None = None) -> ColumnElement[bool]:
+def where_clause(query: SearchQuery, *, narrowed: bool = False, guard: Guard | None = None,
+                 listed: Criterion | None = None) -> ColumnElement[bool]:
     """The WHERE condition selecting current, non-deleted resources that match every criterion
-    (``narrowed``: the caller already keeps to the searched type) and meet the ``guard``."""
+    (``narrowed``: the caller already keeps to the searched type) and meet the ``guard``. ``listed``
+    (one of the criteria, PostgreSQL only): its matches are bound as one array (:func:`_listed`)."""
     conditions: list[ColumnElement[bool]] = [resources.c.deleted == false(), resources.c.erased == false()]
     if guard is not None:
         conditions.append(guard(resources))
@@ -94,8 +97,24 @@ def where_clause(query: SearchQuery, *, narrowed: bool = False, guard: Guard | N
         conditions.append(resources.c.res_type == query.resource_type)
     if query.compartment is not None:
         conditions.append(_compartment(query.compartment))
-    conditions.extend(_criterion(query.resource_type, c, resources, guard) for c in query.criteria)
+    conditions.extend(_listed(query.resource_type, c) if c is listed
+                      else _criterion(query.resource_type, c, resources, guard) for c in query.criteria)
     return and_(*conditions)
+
+
+def candidates(query: SearchQuery) -> Criterion | None:
+    """The criterion whose matches a probing ``_has`` (:func:`plan`) checks one by one, in key order,
+    on PostgreSQL: the first index lookup that is not negated."""
+    return next((c for c in query.criteria if simple(c) and c.modifier != "not"), None)
+
+
+def _listed(resource_type: str | None, c: Criterion) -> ColumnElement[bool]:
+    """``pk = ANY(ARRAY(matches of c))``: PostgreSQL reads such a key list through ``resources_pkey`` in
+    key order, so a page whose other criteria are probes (``EXISTS``) stops after its last row. As
+    ``pk IN (...)`` the matches come unordered, and every one of them is probed before the sort."""
+    table = _TABLES[c.type]
+    keys = select(table.c.pk).where(*_scope(table, resource_type, c), _matches(table, c)).scalar_subquery()
+    return resources.c.pk == any_(func.array(keys))
 
 
 def _compartment(compartment: Compartment) -> ColumnElement[bool]:
@@ -167,7 +186,8 @@ def page_statement(query: SearchQuery, *, drive: bool = True, guard: Guard | Non
         lead = driver(query) if drive else None
         if lead is not None:
             return _driven_page(query, lead, None if position is None else position.pk, guard)
-        stmt = select(resources).where(where_clause(query, guard=guard))
+        probing = lateral and any(isinstance(c.link, Reverse) and c.link.probe for c in query.criteria)
+        stmt = select(resources).where(where_clause(query, guard=guard, listed=candidates(query) if probing else None))
         if position is not None:
             stmt = stmt.where(resources.c.pk > position.pk)
         return stmt.order_by(resources.c.pk).limit(query.count + 1)
@@ -311,12 +331,16 @@ def simple(c: Criterion) -> bool:
 PROBE_ABOVE = 1000
 
 
-def plan(query: SearchQuery, count: Callable[[Select[Any]], int]) -> SearchQuery:
+def plan(query: SearchQuery, count: Callable[[Select[Any]], int], *, listed: bool = False) -> SearchQuery:
     """``query`` with each top-level ``_has`` of a :func:`simple` inner criterion marked as a probe when
-    that criterion matches many index rows, counted (up to :data:`PROBE_ABOVE` + 1) with ``count``. For
-    SQLite, which walks the candidates in key order and stops at the end of the page; PostgreSQL's
-    planner would probe every candidate before sorting them.
+    that criterion matches many index rows, counted (up to :data:`PROBE_ABOVE` + 1) with ``count``.
+    SQLite walks the candidates in key order and stops at the end of the page. ``listed``
+    (PostgreSQL): only a query with :func:`candidates` probes, which are then read as a key list in key
+    order (``page_statement``); PostgreSQL's planner would otherwise probe every candidate before
+    sorting them.
     The count ignores the caller's rights: it only picks the plan, and nothing of it is returned."""
+    if listed and candidates(query) is None:
+        return query
     criteria = []
     for c in query.criteria:
         if isinstance(c.link, Reverse) and simple(c.link.inner):

@@ -97,14 +97,13 @@ def planned_page(conn: Connection, query: SearchQuery,
                  rights: search_sql.Guard | None) -> tuple[SearchQuery, Select[Any]]:
     """The query as planned by what it finds (``search_sql.plan``) and the statement of its page: along
     each target of its chain (``search_sql.chain_lead``) when they are few, otherwise as compiled."""
-    if conn.dialect.name == "sqlite":  # PostgreSQL's planner probes every candidate before sorting them
-        query = search_sql.plan(query, lambda stmt: int(conn.execute(stmt).scalar_one()))
+    lateral = conn.dialect.name == "postgresql"
+    query = search_sql.plan(query, lambda stmt: int(conn.execute(stmt).scalar_one()), listed=lateral)
     targets = None
     lead = search_sql.chain_lead(query)
     if lead is not None:
         found = [(str(t), str(i)) for t, i in conn.execute(search_sql.targets_statement(lead, rights))]
         targets = found if len(found) <= search_sql.MERGE_TARGETS else None
-    lateral = conn.dialect.name == "postgresql"
     return query, search_sql.page_statement(query, guard=rights, targets=targets, lateral=lateral)
 
 

@@ -50,6 +50,15 @@ def test_the_plans_are_really_taken(monkeypatch: pytest.MonkeyPatch) -> None:
     collected = sql.plan(parsed, lambda _stmt: 0)
     assert "EXISTS" in str(sql.page_statement(probed))
     assert "EXISTS" not in str(sql.page_statement(collected))
+    # PostgreSQL probes only where a criterion lists the candidates, which it reads in key order
+    monkeypatch.setattr(sql, "PROBE_ABOVE", -1)
+    assert sql.plan(parsed, lambda _stmt: 0, listed=True) == parsed
+    both = parse_search("Patient", [("gender:not", "male"), *query[1], ("gender", "female")], registry, options)
+    listed = sql.page_statement(sql.plan(both, lambda _stmt: 0, listed=True), lateral=True)
+    compiled = str(listed.compile(dialect=postgresql.dialect()))  # type: ignore[no-untyped-call]
+    assert "EXISTS" in compiled
+    assert compiled.count("= ANY (array((SELECT") == 1
+    assert "= ANY (array(" not in str(sql.page_statement(sql.plan(both, lambda _stmt: 0), lateral=False))
     chain = parse_search("Observation", [("subject:Patient.gender", "female")], registry, options)
     lead = sql.chain_lead(chain)
     assert lead is not None
