@@ -45,20 +45,22 @@ def run_reindex(settings: Settings, resource_type: str | None, batch: int, conso
 def rebuild_outdated_index(settings: Settings, batch: int = 500, console: Console | None = None) -> int | None:
     """Before the server starts: when the stored index rows were built by an older extraction than this
     code's (``ehr.search.extract.EXTRACTION_VERSION``), rebuild them all (resuming an interrupted rebuild)
-    and return how many resources were covered; None when the index is current."""
+    and return how many resources were covered; None when the index is current. Servers starting at
+    once rebuild one at a time (``one_rebuild_at_a_time``): the later ones find the index current."""
     from ehr.api.app import open_store
     from ehr.search.extract import EXTRACTION_VERSION
-    from ehr.store.sql.reindex import built_with
+    from ehr.store.sql.reindex import built_with, one_rebuild_at_a_time
 
     store = open_store(settings)
     try:
-        built = built_with(store)
+        with one_rebuild_at_a_time(store):
+            built = built_with(store)
+            if built >= EXTRACTION_VERSION:
+                return None
+            out = console or Console(stderr=True)
+            out.print(f"the search index was built by extraction version {built}; rebuilding it for version "
+                      f"{EXTRACTION_VERSION} before serving (as ehr reindex does; an interrupted rebuild resumes)")
+            # only the store is needed: no audit log, no record linkage
+            return run_reindex(replace(settings, audit=False, mpi=False), None, batch, out)
     finally:
         store.close()
-    if built >= EXTRACTION_VERSION:
-        return None
-    out = console or Console(stderr=True)
-    out.print(f"the search index was built by extraction version {built}; rebuilding it for version "
-              f"{EXTRACTION_VERSION} before serving (as ehr reindex does; an interrupted rebuild resumes)")
-    # only the store is needed: no audit log, no record linkage
-    return run_reindex(replace(settings, audit=False, mpi=False), None, batch, out)

@@ -6,6 +6,9 @@ between batches keep their own rows, and a database upgraded past an extraction 
 from __future__ import annotations
 
 import io
+import os
+import subprocess
+import sys
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -51,6 +54,9 @@ def _resources() -> list[dict[str, Any]]:
                                    "valueQuantity": {"value": 100 + 10 * i, "system": "http://unitsofmeasure.org",
                                                      "code": "mm[Hg]"}}]})
     return out
+
+
+REPO = Path(__file__).resolve().parent.parent.parent
 
 
 @pytest.fixture
@@ -220,6 +226,31 @@ def test_rows_of_an_older_extraction_are_rebuilt_before_serving(running: httpx.C
     assert built_with(store) == EXTRACTION_VERSION
     assert _ids(running, "Observation", **{"component-code-value-quantity": "8480-6$gt120.2"}) == {"o3", "o4"}
     assert rebuild_outdated_index(settings) is None
+
+
+_START = """
+import sys
+from pathlib import Path
+from ehr.cli.reindex import rebuild_outdated_index
+from ehr.settings import Settings
+print(rebuild_outdated_index(Settings(auth="dev", db_url=sys.argv[1], data_dir=Path(sys.argv[2]), mpi=False), batch=2))
+"""
+
+
+def test_servers_starting_at_once_rebuild_one_at_a_time(running: httpx.Client, services: Services,
+                                                        settings: Settings) -> None:
+    """Two servers (processes) find the same outdated index at once: one rebuilds it, the other waits
+    for it and then starts without rebuilding."""
+    store = _store(services)
+    before = _snapshot(store)
+    _record(store, 1)
+    command = [sys.executable, "-c", _START, str(settings.db_url), str(settings.data_dir)]
+    starts = [subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, cwd=REPO,
+                               env={**os.environ, "PYTHONPATH": str(REPO)}) for _ in range(2)]
+    printed = sorted(p.communicate(timeout=120)[0].decode().strip().splitlines()[-1] for p in starts)
+    assert printed == ["10", "None"]
+    assert built_with(store) == EXTRACTION_VERSION
+    assert _snapshot(store) == before
 
 
 def test_only_a_complete_run_over_every_type_records_the_extraction(running: httpx.Client,

@@ -17,8 +17,11 @@ reindex`` before it starts serving (``ehr.cli.reindex.rebuild_outdated_index``).
 
 from __future__ import annotations
 
+import fcntl
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -72,6 +75,37 @@ def built_with(store: SqlStore) -> int:
     with store.unit_of_work(write=False) as tx:
         found = tx.conn.execute(select(func.max(search_index_version.c.extraction))).scalar()
     return int(found or 1)
+
+
+#: PostgreSQL session advisory lock of the start-up rebuild (two-key form, apart from the audit chain's)
+_REBUILD_LOCK = (0x45485200, 2)
+
+
+@contextmanager
+def one_rebuild_at_a_time(store: SqlStore) -> Iterator[None]:
+    """Held while a server rebuilds an outdated index at start: a second server starting meanwhile
+    (another host on PostgreSQL, another ``ehr serve`` on the same SQLite file) waits, then finds the
+    index current (:func:`built_with`) instead of redoing the rebuild beside the first. PostgreSQL: a
+    session advisory lock on a connection of its own; SQLite: a kernel file lock beside the database."""
+    if store.engine.dialect.name == "postgresql":
+        # autocommit: the connection waits idle, not in a transaction that would hold back vacuum
+        with store.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.exec_driver_sql("SELECT pg_advisory_lock(%s, %s)", _REBUILD_LOCK)
+            try:
+                yield
+            finally:
+                conn.exec_driver_sql("SELECT pg_advisory_unlock(%s, %s)", _REBUILD_LOCK)
+        return
+    database = store.engine.url.database
+    if not database or database == ":memory:":
+        yield
+        return
+    with Path(f"{database}.rebuild-lock").open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def reindex(store: SqlStore, indexer: Indexer, resource_type: str | None, batch: int = 500) -> Iterator[Batch]:
