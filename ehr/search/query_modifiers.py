@@ -138,7 +138,7 @@ def _terminology(code: str, modifier: str, parts: Sequence[str], name: str,
     """``:above``/``:below``/``:in``/``:not-in`` as the token codes they stand for."""
     if terminology is None:
         raise CannotExpand(name, "this search cannot read stored terminology")
-    codes: dict[tuple[str, str], None] = {}
+    codes: dict[tuple[str, str | None], None] = {}
     for part in parts:
         if modifier in ("in", "not-in"):
             found = expand(terminology, name, qv.unescape(part))

@@ -10,7 +10,11 @@ and ValueSet resources stored in the server (no external terminology service).
   from ``compose`` (https://hl7.org/fhir/R4/valueset.html#compose): included and excluded concepts
   listed explicitly, whole code systems and ``is-a`` / ``descendent-of`` / ``is-not-a`` / ``in`` /
   ``=`` (on ``concept``) filters over stored CodeSystems, and other stored ValueSets; else from a stored
-  ``expansion``. Anything else cannot be expanded here, and the search is refused saying why.
+  ``expansion``. A whole code system whose complete CodeSystem is not stored here (LOINC, SNOMED CT:
+  R4's ``observation-codes`` ValueSet is all of LOINC) stands for every code of that system,
+  ``(system, None)``, searched as ``system|`` ("all codes in the code system", valueset.html#compose);
+  codes can then be excluded from it only when the CodeSystem is stored. Anything else cannot be
+  expanded here, and the search is refused saying why.
 
 Expansion is pure: :class:`Terminology` hands over the stored resources (JSON), and the functions here
 compute code sets from them.
@@ -29,7 +33,8 @@ MAX_CODES = 10_000
 #: ValueSets nested through ``compose.include.valueSet`` followed at most
 MAX_DEPTH = 8
 
-Code = tuple[str, str]
+#: (system, code); a code of None: every code of the system (a whole code system not stored here)
+Code = tuple[str, str | None]
 
 
 class Terminology(Protocol):
@@ -131,8 +136,15 @@ def _expand(terminology: Terminology, name: str, url: str, trail: tuple[str, ...
     for include in _list(compose.get("include")):
         codes.update(dict.fromkeys(_set(terminology, name, include, trail)))
     for exclude in _list(compose.get("exclude")):
-        for gone in _set(terminology, name, exclude, trail):
-            codes.pop(gone, None)
+        for system, gone in _set(terminology, name, exclude, trail):
+            if gone is None:  # a whole system excluded: every code of it goes
+                codes = {c: None for c in codes if c[0] != system}
+            elif (system, None) in codes:
+                raise CannotExpand(name, f"ValueSet {url} excludes codes from the whole of code system {system}, "
+                                         "whose concepts are not stored here; store that CodeSystem (content "
+                                         "'complete') first")
+            else:
+                codes.pop((system, gone), None)
     return codes
 
 
@@ -157,17 +169,29 @@ def _set(terminology: Terminology, name: str, part: Any, trail: tuple[str, ...])
         if not isinstance(nested, str):
             continue
         codes = _expand(terminology, name, nested.split("|", 1)[0], trail)
-        found = codes if found is None else {c: None for c in found if c in codes}
+        found = codes if found is None else _both(found, codes)
     if found is None:
         raise CannotExpand(name, f"ValueSet {trail[-1]} has an include or exclude with neither system nor "
                                  "valueSet")
     return list(found)
 
 
+def _both(first: dict[Code, None], second: dict[Code, None]) -> dict[Code, None]:
+    """The codes in both sets, where ``(system, None)`` holds every code of that system."""
+    whole_first = {s for s, c in first if c is None}
+    whole_second = {s for s, c in second if c is None}
+    kept = [c for c in first if c in second or c[0] in whole_second]
+    kept += [c for c in second if c[0] in whole_first and c[1] is not None]
+    return dict.fromkeys(kept)
+
+
 def _system_part(terminology: Terminology, name: str, system: str, part: Mapping[str, Any]) -> list[Code]:
     concepts = _list(part.get("concept"))
     if concepts:
         return [(system, c["code"]) for c in concepts if isinstance(c, Mapping) and isinstance(c.get("code"), str)]
+    stored = terminology.code_system(system)
+    if not _list(part.get("filter")) and (stored is None or stored.get("content") not in (None, "complete")):
+        return [(system, None)]  # the whole system, whose codes are not all known here
     found = hierarchy(_complete_code_system(terminology, name, system, f"a ValueSet including codes of {system} "
                                                                          "by filter or as a whole"))
     codes: dict[str, None] = dict.fromkeys(found.codes)

@@ -71,7 +71,8 @@ RESOURCES: list[dict[str, Any]] = [
     {"resourceType": "ValueSet", "id": "vs-b", "url": f"{VS}/b", "status": "active", "compose": {
         "include": [{"valueSet": [f"{VS}/a"]}, {"system": FINDINGS, "concept": [{"code": "B"}]}]}},
     {"resourceType": "ValueSet", "id": "vs-snomed", "url": f"{VS}/snomed", "status": "active", "compose": {
-        "include": [{"system": "http://snomed.info/sct"}]}},
+        "include": [{"system": "http://snomed.info/sct", "filter": [  # a filter needs the concepts, not stored
+            {"property": "concept", "op": "is-a", "value": "404684003"}]}]}},
     # :text: every text of a concept (its text and each coding's display), and a reference's display
     {"resourceType": "Patient", "id": "p3"},
     {"resourceType": "Observation", "id": "t1", "status": "final",

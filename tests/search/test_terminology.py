@@ -64,6 +64,25 @@ def test_expansion_of_concepts_filters_exclusions_and_nested_value_sets() -> Non
     assert expand(stored, "code:in", "http://vs/c") == [(CS, "C")]
 
 
+def test_a_whole_code_system_not_stored_here_is_every_code_of_it() -> None:
+    """R4's observation-codes ValueSet is all of LOINC: searched as ``http://loinc.org|`` (any code)."""
+    loinc = "http://loinc.org"
+    whole = _value_set("http://vs/loinc", {"include": [{"system": loinc}]})
+    heart = _value_set("http://vs/heart", {"include": [{"system": loinc, "concept": [{"code": "8867-4"}]},
+                                                       {"system": CS, "concept": [{"code": "A"}]}]})
+    both = _value_set("http://vs/both", {"include": [{"valueSet": ["http://vs/loinc", "http://vs/heart"]}]})
+    not_loinc = _value_set("http://vs/not-loinc", {"include": [{"valueSet": ["http://vs/heart"]}],
+                                                   "exclude": [{"system": loinc}]})
+    partial = _value_set("http://vs/partial", {"include": [{"system": CS}]})
+    stored = Stored(whole, heart, both, not_loinc, partial, _code_system([], "fragment"))
+    assert expand(stored, "code:in", "http://vs/loinc") == [(loinc, None)]
+    assert expand(stored, "code:in", "http://vs/both") == [(loinc, "8867-4")]
+    assert expand(stored, "code:in", "http://vs/not-loinc") == [(CS, "A")]
+    assert expand(stored, "code:in", "http://vs/partial") == [(CS, None)]  # a fragment: not every code is known
+    complete = _value_set("http://vs/tree", {"include": [{"system": CS}]})
+    assert expand(Stored(TREE, complete), "code:in", "http://vs/tree") == [(CS, c) for c in hierarchy(TREE).codes]
+
+
 def test_a_stored_expansion_is_used_when_there_is_no_compose() -> None:
     vs = {"resourceType": "ValueSet", "url": "http://vs/e", "expansion": {"contains": [
         {"system": CS, "code": "A", "contains": [{"system": CS, "code": "A1"}]}]}}
@@ -72,10 +91,14 @@ def test_a_stored_expansion_is_used_when_there_is_no_compose() -> None:
 
 @pytest.mark.parametrize(("stored", "url", "says"), [
     (Stored(), "http://vs/none", "no ValueSet with url http://vs/none"),
-    (Stored(_value_set("http://vs/x", {"include": [{"system": "http://snomed.info/sct"}]})), "http://vs/x",
+    (Stored(_value_set("http://vs/x", {"include": [{"system": "http://snomed.info/sct", "filter": [
+        {"property": "concept", "op": "is-a", "value": "404684003"}]}]})), "http://vs/x",
      "no CodeSystem with that url is stored"),
-    (Stored(_code_system([], "not-present"), _value_set("http://vs/x", {"include": [{"system": CS}]})),
-     "http://vs/x", "has content 'not-present'"),
+    (Stored(_code_system([], "not-present"), _value_set("http://vs/x", {"include": [{"system": CS, "filter": [
+        {"property": "concept", "op": "is-a", "value": "A"}]}]})), "http://vs/x", "has content 'not-present'"),
+    (Stored(_value_set("http://vs/x", {"include": [{"system": "http://loinc.org"}],
+                                       "exclude": [{"system": "http://loinc.org", "concept": [{"code": "1-8"}]}]})),
+     "http://vs/x", "excludes codes from the whole of code system http://loinc.org"),
     (Stored(TREE, _value_set("http://vs/x", {"include": [{"system": CS, "filter": [
         {"property": "status", "op": "=", "value": "x"}]}]})), "http://vs/x", "filter on property 'status'"),
     (Stored(TREE, _value_set("http://vs/x", {"include": [{"system": CS, "filter": [

@@ -247,7 +247,7 @@ class Oracle:
     def _token(self, typed: list[v.Token], nodes: list[Any], modifier: str | None, part: str) -> bool:
         if modifier == "in":
             codes = self.terms.expand(unescape(part))
-            return any((t.system, t.code) in codes for t in typed)
+            return any(self.terms.contains(codes, t.system, t.code) for t in typed)
         if modifier == "of-type":
             type_system, type_code, value = (unescape(p) for p in split_unescaped(part, "|"))
             return any(n.get("value") == value and any(c.get("system") == type_system and c.get("code") == type_code

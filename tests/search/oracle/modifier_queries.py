@@ -26,7 +26,8 @@ COMPOSITE_DATES = ["2021", "2021-03", "2021-03-15", "2020-12-31", "2022-01-01", 
 PANEL_CODES = ["all", "vitals", "lab", "social", "L8867-4", "L8310-5", "L29463-7", "L2339-0", "L72166-2", "unused",
                "not-a-code"]
 VALUE_SETS = [f"{terms.VS}/vitals", f"{terms.VS}/vitals/heart", f"{terms.VS}/vitals-and-lab", f"{terms.VS}/not-vitals",
-              f"{terms.VS}/weight-glucose", f"{terms.VS}/legacy/"]
+              f"{terms.VS}/weight-glucose", f"{terms.VS}/legacy/", f"{terms.VS}/loinc", f"{terms.VS}/loinc/heart",
+              f"{terms.VS}/weight-glucose/not-loinc"]
 URIS_BELOW = [terms.VS, f"{terms.VS}/", f"{terms.VS}/vitals", f"{terms.VS}/legacy", "http://example.org/fhir",
               "http://example.org/fh", f"{terms.VS}/vitals/heart/more", terms.CONDITIONS_VS, "urn:oid:2.16.840.1"]
 URIS_ABOVE = [f"{terms.VS}/vitals/heart/_history/2", f"{terms.VS}/legacy/v2", f"{terms.VS}/vitals-and-lab/x",

@@ -77,6 +77,11 @@ def value_sets() -> list[dict[str, Any]]:
         "selected": (f"{VS}/legacy/", {"include": [
             {"system": PANELS, "filter": [_filter("in", "L8867-4,L2339-0")]},
             {"system": PANELS, "filter": [_filter("=", "lab")]}]}),
+        # all of LOINC, whose CodeSystem is not stored: every code of the system
+        "loinc": (f"{VS}/loinc", {"include": [{"system": LOINC}]}),
+        "loinc-heart": (f"{VS}/loinc/heart", {"include": [{"valueSet": [f"{VS}/loinc", f"{VS}/vitals/heart"]}]}),
+        "weight-glucose-not-loinc": (f"{VS}/weight-glucose/not-loinc", {
+            "include": [{"valueSet": [f"{VS}/weight-glucose"]}], "exclude": [{"system": LOINC}]}),
         "draft": (f"{VS}/draft", {"include": [{"system": PANELS, "filter": [
             {"property": "status", "op": "=", "value": "retired"}]}]}),
     }  # fmt: skip

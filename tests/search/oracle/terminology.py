@@ -6,7 +6,8 @@ the stored CodeSystem and ValueSet JSON, written apart from ``ehr.search.termino
 - A ValueSet is its ``compose`` (https://hl7.org/fhir/R4/valueset.html#compose): each ``include`` is its
   concept list, or its whole system narrowed by every filter (all must hold), intersected with the ValueSets
   it names; the ``exclude`` parts are taken away. Without ``compose``, it is its ``expansion.contains``
-  (nested, abstract entries without a code skipped).
+  (nested, abstract entries without a code skipped). A whole system (no concept, no filter) whose complete
+  CodeSystem is not stored is every code of that system: ``(system, None)``.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-Code = tuple[str, str]
+Code = tuple[str, str | None]
 
 
 class Terms:
@@ -87,15 +88,25 @@ class Terms:
         for part in compose.get("include", []):
             codes |= self._part(part)
         for part in compose.get("exclude", []):
-            codes -= self._part(part)
+            gone = self._part(part)
+            whole = {system for system, code in gone if code is None}
+            assert not any((system, None) in codes for system, code in gone if code is not None), part
+            codes = {c for c in codes - gone if c[0] not in whole}
         return codes
+
+    def contains(self, codes: set[Code], system: str | None, code: str | None) -> bool:
+        """Whether the token ``system|code`` is one of ``codes``."""
+        return (system, code) in codes or (system is not None and (system, None) in codes)
 
     def _part(self, part: dict[str, Any]) -> set[Code]:
         found: set[Code] | None = None
         if "system" in part:
             system = part["system"]
+            stored = self.by_url.get(("CodeSystem", system))
             if "concept" in part:
                 found = {(system, c["code"]) for c in part["concept"]}
+            elif "filter" not in part and (stored is None or stored.get("content", "complete") != "complete"):
+                found = {(system, None)}
             else:
                 codes = set(self.parents(system))
                 for rule in part.get("filter", []):
@@ -103,7 +114,8 @@ class Terms:
                 found = {(system, c) for c in codes}
         for url in part.get("valueSet", []):
             inner = self.expand(url)
-            found = inner if found is None else found & inner
+            found = inner if found is None else {c for c in found | inner
+                                                 if self.contains(found, *c) and self.contains(inner, *c)}
         assert found is not None, part
         return found
 

@@ -38,7 +38,7 @@ def test_the_hierarchy_joins_nesting_with_parent_and_child_properties(stored: Te
     assert stored.descendants(terms.PANELS, "unused") == {"unused"}
 
 
-def _codes(found: set[tuple[str, str]]) -> set[str]:
+def _codes(found: set[tuple[str, str | None]]) -> set[str | None]:
     return {code for _, code in found}
 
 
@@ -52,3 +52,7 @@ def test_value_sets_expand_filters_excludes_imports_and_stored_expansions(stored
                                                            (terms.LOINC, "29463-7"), (terms.LOINC, "2339-0")}
     assert _codes(stored.expand(f"{terms.VS}/legacy/")) == {"L8867-4", "L2339-0", "lab"}
     assert stored.expand("ValueSet/conditions") == {(terms.SNOMED, "44054006"), (terms.SNOMED, "38341003")}
+    assert stored.expand(f"{terms.VS}/loinc") == {(terms.LOINC, None)}  # no LOINC CodeSystem stored: all of it
+    assert stored.expand(f"{terms.VS}/loinc/heart") == {(terms.LOINC, "8867-4")}
+    assert stored.expand(f"{terms.VS}/weight-glucose/not-loinc") == {(terms.PANELS, "L8867-4")}
+    assert stored.contains(stored.expand(f"{terms.VS}/loinc"), terms.LOINC, "any-code")
