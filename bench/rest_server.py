@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import os
 import signal
 import socket
@@ -12,6 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import httpx
+from sqlalchemy import create_engine
 
 from ehr.auth.signing import SigningKeys
 from ehr.store.sql.engine import new_schema
@@ -20,10 +22,23 @@ PG_URL = os.environ.get("EHR_BENCH_PG", "postgresql+psycopg://postgres@127.0.0.1
 
 
 def fresh_database(engine: str, workdir: Path) -> str:
-    """The URL of an empty database: a new SQLite file or a new PostgreSQL schema."""
+    """The URL of an empty database: a new SQLite file or a new PostgreSQL schema, dropped when the
+    benchmark exits (left behind, a run's schemas grow the shared server and its autovacuum work,
+    which disturbs the next runs' figures)."""
     if engine == "sqlite":
         return f"sqlite:///{workdir / 'bench.db'}"
-    return new_schema(PG_URL, "bench")
+    url = new_schema(PG_URL, "bench")
+    atexit.register(_drop_schema, url.rsplit("%3D", 1)[1])
+    return url
+
+
+def _drop_schema(schema: str) -> None:
+    engine = create_engine(PG_URL)
+    try:
+        with engine.begin() as conn:
+            conn.exec_driver_sql(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+    finally:
+        engine.dispose()
 
 
 class Server:
