@@ -13,10 +13,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import httpx
-from sqlalchemy import create_engine
 
 from ehr.auth.signing import SigningKeys
-from ehr.store.sql.engine import new_schema
+from ehr.store.sql.engine import drop_schema, new_schema
 
 PG_URL = os.environ.get("EHR_BENCH_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
@@ -28,17 +27,8 @@ def fresh_database(engine: str, workdir: Path) -> str:
     if engine == "sqlite":
         return f"sqlite:///{workdir / 'bench.db'}"
     url = new_schema(PG_URL, "bench")
-    atexit.register(_drop_schema, url.rsplit("%3D", 1)[1])
+    atexit.register(drop_schema, PG_URL, url)
     return url
-
-
-def _drop_schema(schema: str) -> None:
-    engine = create_engine(PG_URL)
-    try:
-        with engine.begin() as conn:
-            conn.exec_driver_sql(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
-    finally:
-        engine.dispose()
 
 
 class Server:

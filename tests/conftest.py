@@ -6,6 +6,7 @@ its own schema. They skip when no server is reachable — except in CI (``CI=tru
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import threading
@@ -21,6 +22,7 @@ from sqlalchemy import create_engine, text
 
 from ehr.api.app import create_app
 from ehr.settings import Settings
+from ehr.store.sql.engine import drop_schema as engine_drop_schema
 from ehr.store.sql.engine import new_schema
 
 PG_ADMIN_URL = os.environ.get("EHR_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
@@ -65,19 +67,8 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path, pg_available: bool) -
 def drop_schema(url: str) -> None:
     """Drop the PostgreSQL schema a test used (so the shared server does not collect thousands); a lock
     still held by a connection the test left open only leaves the schema behind."""
-    marker = "search_path%3D"
-    if not url.startswith("postgresql") or marker not in url:
-        return
-    schema = url.split(marker, 1)[1].split("&", 1)[0]
-    engine = create_engine(PG_ADMIN_URL)
-    try:
-        with engine.begin() as conn:
-            conn.execute(text("SET LOCAL lock_timeout = '3s'"))
-            conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
-    except Exception:
-        pass
-    finally:
-        engine.dispose()
+    with contextlib.suppress(Exception):
+        engine_drop_schema(PG_ADMIN_URL, url)
 
 
 class LiveServer:

@@ -62,3 +62,19 @@ def new_schema(server_url: str, prefix: str) -> str:
     finally:
         engine.dispose()
     return f"{server_url}?options=-csearch_path%3D{schema}"
+
+
+def drop_schema(server_url: str, url: str) -> None:
+    """Drop the schema a URL from :func:`new_schema` uses (nothing for another URL); waits at most 3 s
+    for a lock a connection left open still holds, then raises."""
+    marker = "search_path%3D"
+    if not url.startswith("postgresql") or marker not in url:
+        return
+    schema = url.split(marker, 1)[1].split("&", 1)[0]
+    engine = create_engine(server_url)
+    try:
+        with engine.begin() as conn:
+            conn.exec_driver_sql("SET LOCAL lock_timeout = '3s'")
+            conn.exec_driver_sql(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+    finally:
+        engine.dispose()
