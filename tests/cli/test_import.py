@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import getpass
 import hashlib
 import io
 import json
@@ -16,7 +17,7 @@ import pytest
 from rich.console import Console
 from typer.testing import CliRunner
 
-from ehr.api.app import open_services, open_store
+from ehr.api.app import open_audit_log, open_services, open_store
 from ehr.auth.boundary import Principal
 from ehr.cli.importer import run_import
 from ehr.cli.main import app
@@ -208,3 +209,23 @@ def test_cli_help_and_import(tmp_path: Path) -> None:
     broken.write_text("{", "utf-8")
     failed = runner.invoke(app, ["import", str(broken), "--db", db])
     assert failed.exit_code == 1
+
+
+def test_imports_are_audited_with_the_operator(settings: Settings, tmp_path: Path) -> None:
+    """Each imported file's writes leave an ``import`` entry per patient, naming the operating-system
+    user who ran ``ehr import``; the log still verifies."""
+    bundle = _write_json(tmp_path / "in" / "t.json", _transaction("Audited", 2))
+    assert run_import(settings, [bundle], TENANT, Console(file=io.StringIO())) == 0
+    store = open_store(settings)
+    log = open_audit_log(store, settings)
+    try:
+        imports = [r for r in log.rows() if r.interaction == "import"]
+        assert [r.agent for r in imports] == [f"ehr-import:{getpass.getuser()}"]
+        assert imports[0].patient is not None
+        assert imports[0].patient.startswith("Patient/")
+        assert len(imports[0].resources) == 3
+        assert imports[0].tenant == TENANT
+        assert log.verify().intact
+    finally:
+        log.close()
+        store.close()
