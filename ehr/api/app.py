@@ -96,6 +96,14 @@ def open_services(settings: Settings, matcher: Matcher[Any] | None = None) -> Se
     return build_services(store, blind_key=blind_key, audit=audit, matcher=matcher)
 
 
+def close_services(services: Services) -> None:
+    """Close what :func:`open_services` opened: the audit log's appender (committing what it holds)
+    and the store's connections."""
+    if isinstance(services.auditor, SqlAuditLog):
+        services.auditor.close()
+    services.store.close()
+
+
 def _start_inference(app: FastAPI, settings: Settings) -> InferenceService:
     """Load, verify and warm up every model; mount the KServe v2 routes and ``/metrics``."""
     from inference.api import build_router

@@ -48,7 +48,7 @@ class FileResult:
 
 def run_import(settings: Settings, paths: list[Path], tenant: str, console: Console | None = None) -> int:
     """Import ``paths``; print a progress bar and a per-file table. Returns the exit code."""
-    from ehr.api.app import open_services
+    from ehr.api.app import close_services, open_services
 
     out = console or Console(stderr=True)
     files = sorted(collect_files(paths))
@@ -64,7 +64,7 @@ def run_import(settings: Settings, paths: list[Path], tenant: str, console: Cons
                 results.append(import_file(ctx, services, path, assessor))
                 progress.advance(task)
     finally:
-        services.store.close()
+        close_services(services)
         if assessor is not None:
             assessor.close()
     _report(out, results)
@@ -84,7 +84,7 @@ def importer_context(tenant: str) -> Context:
 
 def import_bundle(settings: Settings, body: dict[str, Any], tenant: str, key: str) -> bool:
     """Import one Bundle under the ledger ``key``; False when that key was imported before."""
-    from ehr.api.app import open_services
+    from ehr.api.app import close_services, open_services
 
     services = open_services(settings)
     ctx = importer_context(tenant)
@@ -94,7 +94,7 @@ def import_bundle(settings: Settings, body: dict[str, Any], tenant: str, key: st
         _import_document(ctx, services, body, key)
         return True
     finally:
-        services.store.close()
+        close_services(services)
 
 
 def collect_files(paths: list[Path]) -> Iterator[Path]:

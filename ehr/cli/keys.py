@@ -89,7 +89,7 @@ def shred(
     vault_token: VaultToken = None,
 ) -> None:
     """Destroy a patient's data key: all their current and historic versions become unreadable."""
-    from ehr.api.app import open_services
+    from ehr.api.app import close_services, open_services
     from ehr.crypto.maintenance import shred_patient
     from ehr.store.sql.store import SqlStore
 
@@ -98,7 +98,7 @@ def shred(
         assert isinstance(services.store, SqlStore)
         erased = shred_patient(services, services.store, patient, tenant, f"cli:{getpass.getuser()}")
     finally:
-        services.store.close()
+        close_services(services)
     if not erased:
         typer.echo(f"Patient/{patient} has no data key{f' at {tenant}' if tenant else ''}; nothing was erased.",
                    err=True)

@@ -43,7 +43,7 @@ def link(
 
 def link_store(settings: Settings, matcher: Matcher[Any], console: Console) -> Summary:
     """Re-link the store of ``settings`` with ``matcher``, showing progress on ``console``."""
-    from ehr.api.app import open_services
+    from ehr.api.app import close_services, open_services
     from ehr.auth.boundary import Principal
     from ehr.fhir.interactions.context import Context
     from ehr.mpi.relink import run
@@ -62,7 +62,7 @@ def link_store(settings: Settings, matcher: Matcher[Any], console: Console) -> S
 
             return run(ctx, services, advance)
     finally:
-        services.store.close()
+        close_services(services)
 
 
 def report(console: Console, summary: Summary) -> None:

@@ -14,7 +14,7 @@ from ehr.settings import Settings
 
 def run_reindex(settings: Settings, resource_type: str | None, batch: int, console: Console | None = None) -> int:
     """Reindex ``resource_type`` (every type when None); returns how many resources were covered."""
-    from ehr.api.app import open_services
+    from ehr.api.app import close_services, open_services
     from ehr.fhir.validation import resource_types
     from ehr.store.sql.reindex import plan, reindex
     from ehr.store.sql.store import SqlStore
@@ -37,7 +37,7 @@ def run_reindex(settings: Settings, resource_type: str | None, batch: int, conso
                 done += len(finished.pks)
                 progress.update(task, advance=len(finished.pks), total=max(start.remaining, done))
     finally:
-        store.close()
+        close_services(services)
     out.print(f"reindexed {done} resources ({start.run})")
     return done
 
