@@ -5,6 +5,7 @@ identifying value in the clear (sealed records, blinded blocking keys)."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -71,9 +72,11 @@ def test_the_installed_engine_links_one_person_across_hospitals(db_url: str, tmp
         engine.dispose()
     assert stored
     assert keys
+    # blocking keys are blind-index digests only (a digit string such as a postal code can turn up inside
+    # random hex by chance, so the keys are checked by their form, not by searching them for the values)
+    assert all(re.fullmatch(r"[0-9a-f]{32}", key) for key in keys.split()), keys
     for secret in ("wrexingham", "theodora", "1961-07-23", "987654321", "quillfeather", "40731", "5550142"):
         assert secret.encode() not in stored.lower()
-        assert secret not in keys.lower()
 
 
 def test_shredding_a_patient_also_erases_the_golden_record_made_from_them(db_url: str, tmp_path: Path) -> None:
