@@ -88,6 +88,25 @@ def test_a_rolled_back_key_is_not_cached(db_url: str, tmp_path: Path) -> None:
         store.close()
 
 
+def test_a_rolled_back_key_read_through_another_view_of_its_unit_of_work_is_not_cached(
+        db_url: str, tmp_path: Path) -> None:
+    """The master patient index writes through an unrestricted view of the unit of work
+    (``with_access(None)``) and a conditional write looks through the caller's own: a key that one view
+    created is not durable for the others either, until the unit of work commits."""
+    store = _store(db_url, tmp_path)
+    cipher = store.cipher
+    assert isinstance(cipher, EnvelopeCipher)
+    context = PayloadContext("t", "Patient", "p3", 1, patient="p3")
+    try:
+        with pytest.raises(RuntimeError, match="rolled back"), store.unit_of_work(write=True) as tx:
+            blob = cipher.seal(b"{}", context, tx.with_access(None).keys)
+            assert cipher.open(blob, context, tx.keys) == b"{}"
+            raise RuntimeError("rolled back")
+        assert len(cipher.ring.cache) == 0  # else the next write would seal under a key that does not exist
+    finally:
+        store.close()
+
+
 def _seal_then_fail(store: SqlStore, cipher: EnvelopeCipher, context: PayloadContext) -> None:
     with store.unit_of_work(write=True) as tx:
         cipher.seal(b"{}", context, tx.keys)

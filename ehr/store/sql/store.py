@@ -159,17 +159,19 @@ class SqlStore:
 
 class SqlTx:
     def __init__(self, conn: Connection, cipher: PayloadCipher, *, for_update_ok: bool,
-                 access: Access | None = None) -> None:
+                 access: Access | None = None, keys: SqlKeyTable | None = None) -> None:
         self.conn = conn
         self.cipher = cipher
-        self.keys = SqlKeyTable(conn)
+        #: one per unit of work, shared by its views (:meth:`with_access`): it knows which keys the
+        #: unit of work created, which no view may cache before the commit
+        self.keys = keys or SqlKeyTable(conn)
         self._for_update_ok = for_update_ok
         self.access = access
         self._guard = None if access is None else guard(access, READ_LETTERS)
 
     def with_access(self, access: Access | None) -> SqlTx:
         """The same unit of work seen with other rights (None: unrestricted, for internal machinery)."""
-        return SqlTx(self.conn, self.cipher, for_update_ok=self._for_update_ok, access=access)
+        return SqlTx(self.conn, self.cipher, for_update_ok=self._for_update_ok, access=access, keys=self.keys)
 
     def current(self, resource_type: str, id: str, *, for_update: bool = False) -> VersionRecord | None:
         if self.access is not None:
