@@ -9,7 +9,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import event, select, update
 
 from ehr.crypto.boundary import PayloadContext
 from ehr.crypto.cache import KeyCache
@@ -98,13 +98,43 @@ def test_a_rolled_back_key_read_through_another_view_of_its_unit_of_work_is_not_
     assert isinstance(cipher, EnvelopeCipher)
     context = PayloadContext("t", "Patient", "p3", 1, patient="p3")
     try:
-        with pytest.raises(RuntimeError, match="rolled back"), store.unit_of_work(write=True) as tx:
-            blob = cipher.seal(b"{}", context, tx.with_access(None).keys)
-            assert cipher.open(blob, context, tx.keys) == b"{}"
-            raise RuntimeError("rolled back")
+        with pytest.raises(RuntimeError, match="rolled back"):
+            _seal_open_then_fail(store, cipher, context)
         assert len(cipher.ring.cache) == 0  # else the next write would seal under a key that does not exist
     finally:
         store.close()
+
+
+def test_a_new_patients_key_is_looked_up_once_per_unit_of_work(db_url: str, tmp_path: Path) -> None:
+    """A transaction Bundle of a new patient seals thousands of versions under the key it creates, which
+    the shared cache may not hold before the commit: the unit of work remembers it instead of asking the
+    database again for every version."""
+    store = _store(db_url, tmp_path)
+    cipher = store.cipher
+    lookups: list[str] = []
+
+    def count(_conn: object, _cursor: object, statement: str, *_: object) -> None:
+        if statement.lstrip().upper().startswith("SELECT") and "data_keys" in statement:
+            lookups.append(statement)
+
+    event.listen(store.engine, "before_cursor_execute", count)
+    try:
+        with store.unit_of_work(write=True) as tx:
+            blobs = [(cipher.seal(b"{}", context, tx.keys), context)
+                     for context in (PayloadContext("t", "Observation", f"o{n}", 1, patient="p4") for n in range(5))]
+        assert len(lookups) == 1  # the first miss; the key it then inserts is remembered
+        with store.unit_of_work(write=False) as tx:
+            assert {cipher.open(blob, context, tx.keys) for blob, context in blobs} == {b"{}"}
+    finally:
+        event.remove(store.engine, "before_cursor_execute", count)
+        store.close()
+
+
+def _seal_open_then_fail(store: SqlStore, cipher: EnvelopeCipher, context: PayloadContext) -> None:
+    with store.unit_of_work(write=True) as tx:
+        blob = cipher.seal(b"{}", context, tx.with_access(None).keys)
+        assert cipher.open(blob, context, tx.keys) == b"{}"
+        raise RuntimeError("rolled back")
 
 
 def _seal_then_fail(store: SqlStore, cipher: EnvelopeCipher, context: PayloadContext) -> None:

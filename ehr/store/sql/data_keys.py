@@ -24,8 +24,15 @@ class SqlKeyTable:
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
         self._inserted: set[str] = set()
+        #: the keys this unit of work inserted, by (tenant, owner): they cannot be in the shared cache
+        #: before the commit, and every later write of the same patient in this unit of work (a
+        #: transaction Bundle of thousands of a new patient's resources) asks for the key again
+        self._mine: dict[tuple[str, str], WrappedKey] = {}
 
     def by_owner(self, tenant: str, owner: str) -> WrappedKey | None:
+        mine = self._mine.get((tenant, owner))
+        if mine is not None:
+            return mine
         c = data_keys.c
         return self._one(select(*_COLUMNS).where(c.tenant == tenant, c.owner == owner))
 
@@ -37,8 +44,11 @@ class SqlKeyTable:
                   "wrapped": key.wrapped, "created": now_us()}
         dialect = postgresql if self.conn.dialect.name == "postgresql" else sqlite
         stmt = dialect.insert(data_keys).values(**values).on_conflict_do_nothing(index_elements=["tenant", "owner"])
-        if self.conn.execute(stmt).rowcount:
+        # RETURNING says whether this statement inserted it (psycopg's rowcount is -1 here, not 0 or 1)
+        if self.conn.execute(stmt.returning(data_keys.c.key_id)).first() is not None:
             self._inserted.add(key.key_id)
+            if key.owner is not None:
+                self._mine[(key.tenant, key.owner)] = key
 
     def durable(self, key_id: str) -> bool:
         return key_id not in self._inserted
