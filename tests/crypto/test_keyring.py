@@ -5,6 +5,7 @@ moved between places or left without their key are refused with one opaque 500 o
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -68,49 +69,46 @@ def test_concurrent_first_writes_share_one_key(db_url: str, tmp_path: Path) -> N
     assert opened == {f"payload {n}".encode() for n in range(len(stores))}
 
 
-def test_a_rolled_back_key_is_not_cached(db_url: str, tmp_path: Path) -> None:
+@pytest.fixture
+def encrypted(db_url: str, tmp_path: Path) -> Iterator[tuple[SqlStore, EnvelopeCipher]]:
+    """An SQL store sealing with its own key ring and cache, and that cipher."""
     store = _store(db_url, tmp_path)
-    cipher = store.cipher
-    assert isinstance(cipher, EnvelopeCipher)
+    assert isinstance(store.cipher, EnvelopeCipher)
+    yield store, store.cipher
+    store.close()
+
+
+def test_a_rolled_back_key_is_not_cached(encrypted: tuple[SqlStore, EnvelopeCipher]) -> None:
+    store, cipher = encrypted
     context = PayloadContext("t", "Patient", "p2", 1, patient="p2")
-    try:
-        with pytest.raises(RuntimeError, match="after sealing"):
-            _seal_then_fail(store, cipher, context)
-        assert len(cipher.ring.cache) == 0
-        with store.unit_of_work(write=True) as tx:
-            blob = cipher.seal(b"{}", context, tx.keys)
-            assert len(cipher.ring.cache) == 0  # created here: cached only once committed and read again
-        with store.unit_of_work(write=False) as tx:
-            assert tx.conn.execute(select(data_keys.c.owner)).scalars().all() == ["patient:p2"]
-            assert cipher.open(blob, context, tx.keys) == b"{}"
-        assert len(cipher.ring.cache) == 1
-    finally:
-        store.close()
+    with pytest.raises(RuntimeError, match="after sealing"):
+        _seal_then_fail(store, cipher, context)
+    assert len(cipher.ring.cache) == 0
+    with store.unit_of_work(write=True) as tx:
+        blob = cipher.seal(b"{}", context, tx.keys)
+        assert len(cipher.ring.cache) == 0  # created here: cached only once committed and read again
+    with store.unit_of_work(write=False) as tx:
+        assert tx.conn.execute(select(data_keys.c.owner)).scalars().all() == ["patient:p2"]
+        assert cipher.open(blob, context, tx.keys) == b"{}"
+    assert len(cipher.ring.cache) == 1
 
 
 def test_a_rolled_back_key_read_through_another_view_of_its_unit_of_work_is_not_cached(
-        db_url: str, tmp_path: Path) -> None:
+        encrypted: tuple[SqlStore, EnvelopeCipher]) -> None:
     """The master patient index writes through an unrestricted view of the unit of work
     (``with_access(None)``) and a conditional write looks through the caller's own: a key that one view
     created is not durable for the others either, until the unit of work commits."""
-    store = _store(db_url, tmp_path)
-    cipher = store.cipher
-    assert isinstance(cipher, EnvelopeCipher)
-    context = PayloadContext("t", "Patient", "p3", 1, patient="p3")
-    try:
-        with pytest.raises(RuntimeError, match="rolled back"):
-            _seal_open_then_fail(store, cipher, context)
-        assert len(cipher.ring.cache) == 0  # else the next write would seal under a key that does not exist
-    finally:
-        store.close()
+    store, cipher = encrypted
+    with pytest.raises(RuntimeError, match="rolled back"):
+        _seal_open_then_fail(store, cipher, PayloadContext("t", "Patient", "p3", 1, patient="p3"))
+    assert len(cipher.ring.cache) == 0  # else the next write would seal under a key that does not exist
 
 
-def test_a_new_patients_key_is_looked_up_once_per_unit_of_work(db_url: str, tmp_path: Path) -> None:
+def test_a_new_patients_key_is_looked_up_once_per_unit_of_work(encrypted: tuple[SqlStore, EnvelopeCipher]) -> None:
     """A transaction Bundle of a new patient seals thousands of versions under the key it creates, which
     the shared cache may not hold before the commit: the unit of work remembers it instead of asking the
     database again for every version."""
-    store = _store(db_url, tmp_path)
-    cipher = store.cipher
+    store, cipher = encrypted
     lookups: list[str] = []
 
     def count(_conn: object, _cursor: object, statement: str, *_: object) -> None:
@@ -127,7 +125,6 @@ def test_a_new_patients_key_is_looked_up_once_per_unit_of_work(db_url: str, tmp_
             assert {cipher.open(blob, context, tx.keys) for blob, context in blobs} == {b"{}"}
     finally:
         event.remove(store.engine, "before_cursor_execute", count)
-        store.close()
 
 
 def _seal_open_then_fail(store: SqlStore, cipher: EnvelopeCipher, context: PayloadContext) -> None:
