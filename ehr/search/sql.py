@@ -112,9 +112,7 @@ def _listed(resource_type: str | None, c: Criterion) -> ColumnElement[bool]:
     """``pk = ANY(ARRAY(matches of c))``: PostgreSQL reads such a key list through ``resources_pkey`` in
     key order, so a page whose other criteria are probes (``EXISTS``) stops after its last row. As
     ``pk IN (...)`` the matches come unordered, and every one of them is probed before the sort."""
-    table = _TABLES[c.type]
-    keys = select(table.c.pk).where(*_scope(table, resource_type, c), _matches(table, c)).scalar_subquery()
-    return resources.c.pk == any_(func.array(keys))
+    return resources.c.pk == any_(func.array(_matching_keys(resource_type, c).scalar_subquery()))
 
 
 def _compartment(compartment: Compartment) -> ColumnElement[bool]:
@@ -277,8 +275,14 @@ def _criterion(resource_type: str | None, c: Criterion, r: FromClause, guard: Gu
     if c.missing is not None:
         present = r.c.pk.in_(select(table.c.pk).where(*scope))
         return not_(present) if c.missing else present
-    inner = r.c.pk.in_(select(table.c.pk).where(*scope, _matches(table, c)))
+    inner = r.c.pk.in_(_matching_keys(resource_type, c))
     return not_(inner) if c.modifier == "not" else inner
+
+
+def _matching_keys(resource_type: str | None, c: Criterion) -> Select[Any]:
+    """The keys of the resources whose index rows match ``c``, a :func:`simple` criterion."""
+    table = _TABLES[c.type]
+    return select(table.c.pk).where(*_scope(table, resource_type, c), _matches(table, c))
 
 
 def _scope(table: Any, resource_type: str | None, c: Criterion) -> list[ColumnElement[bool]]:
@@ -345,8 +349,7 @@ def plan(query: SearchQuery, count: Callable[[Select[Any]], int], *, listed: boo
     for c in query.criteria:
         if isinstance(c.link, Reverse) and simple(c.link.inner):
             has = c.link
-            table = _TABLES[has.inner.type]
-            rows = select(table.c.pk).where(*_scope(table, has.source_type, has.inner), _matches(table, has.inner))
+            rows = _matching_keys(has.source_type, has.inner)
             many = count(select(func.count()).select_from(rows.limit(PROBE_ABOVE + 1).subquery())) > PROBE_ABOVE
             c = replace(c, link=replace(has, probe=many))
         criteria.append(c)

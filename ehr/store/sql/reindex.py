@@ -17,7 +17,6 @@ reindex`` before it starts serving (``ehr.cli.reindex.rebuild_outdated_index``).
 
 from __future__ import annotations
 
-import fcntl
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -32,7 +31,7 @@ from ehr.search.extract import EXTRACTION_VERSION
 from ehr.search.index_rows import IndexRows
 from ehr.store.records import now_us
 from ehr.store.sql.schema import reindex_progress, resources, search_index_version
-from ehr.store.sql.store import SqlStore, SqlTx
+from ehr.store.sql.store import SqlStore, SqlTx, file_lock
 
 Indexer = Callable[[dict[str, Any]], IndexRows]
 
@@ -100,12 +99,8 @@ def one_rebuild_at_a_time(store: SqlStore) -> Iterator[None]:
     if not database or database == ":memory:":
         yield
         return
-    with Path(f"{database}.rebuild-lock").open("a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    with file_lock(Path(f"{database}.rebuild-lock")):
+        yield
 
 
 def reindex(store: SqlStore, indexer: Indexer, resource_type: str | None, batch: int = 500) -> Iterator[Batch]:

@@ -107,6 +107,18 @@ def planned_page(conn: Connection, query: SearchQuery,
     return query, search_sql.page_statement(query, guard=rights, targets=targets, lateral=lateral)
 
 
+@contextmanager
+def file_lock(path: Path, *, wait: bool = True) -> Iterator[None]:
+    """An exclusive kernel lock on the file ``path`` (made if missing), held for the block, shared by
+    threads and processes alike. ``wait=False``: ``BlockingIOError`` at once when someone holds it."""
+    with path.open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 class SqlStore:
     def __init__(self, engine: Engine, cipher: PayloadCipher | None = None) -> None:
         self.engine = engine
@@ -146,12 +158,8 @@ class SqlStore:
         if not write or self._writer_lock is None:
             yield
             return
-        with self._writer_lock.open("a") as handle:
-            fcntl.flock(handle, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
-            try:
-                yield
-            finally:
-                fcntl.flock(handle, fcntl.LOCK_UN)
+        with file_lock(self._writer_lock, wait=wait):
+            yield
 
     def close(self) -> None:
         self.engine.dispose()
