@@ -30,6 +30,15 @@ def canonical(value: Any) -> bytes:
     return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
 
 
+def canonical_built(event: dict[str, Any]) -> bytes:
+    """The RFC 8785 bytes of an AuditEvent built by ``ehr.audit.events.audit_event``, without
+    :func:`canonical`'s walk over it (45 % of building an entry): its keys are ASCII literals of that
+    module and its values strings, booleans, lists and objects of them, by construction.
+    ``tests/audit/test_events.py`` checks with generated records that every built event passes the
+    walk and equals the reference implementation's bytes."""
+    return orjson.dumps(event, option=orjson.OPT_SORT_KEYS)
+
+
 def _check(value: Any) -> None:
     if isinstance(value, dict):
         for key, item in value.items():

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ehr.audit.boundary import AuditRecord, Touched
-from ehr.audit.canonical import canonical
+from ehr.audit.canonical import canonical_built
 from ehr.store.records import to_instant
 
 EVENT_TYPE = {"system": "http://terminology.hl7.org/CodeSystem/audit-event-type", "code": "rest"}
@@ -77,7 +77,7 @@ def prepare_events(record: AuditRecord, recorded: int) -> list[PreparedEvent]:
     for patient, (patient_tenant, resources) in groups.items():
         event = audit_event(record, recorded, action, outcome, patient, resources)
         out.append(PreparedEvent(
-            canonical(event), recorded, record.tenant, record.subject, record.interaction, action,
+            canonical_built(event), recorded, record.tenant, record.subject, record.interaction, action,
             record.status, outcome, patient, patient_tenant, resources, record.purpose_of_use,
             record.roles, record.break_glass, record.status in (401, 403)))
     return out

@@ -58,13 +58,23 @@ def now_us() -> int:
     return int(datetime.now(UTC).timestamp() * 1_000_000)
 
 
-@lru_cache(maxsize=4096)
 def to_instant(us: int) -> str:
-    """FHIR ``instant`` text for a time in microseconds: ``2024-01-02T03:04:05.123456Z`` (cached: the
-    versions of one transaction share their time)."""
-    return datetime.fromtimestamp(us / 1_000_000, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    """FHIR ``instant`` text for a time in microseconds: ``2024-01-02T03:04:05.123456Z``, in integer
+    arithmetic, the seconds' text cached (every response and audit entry formats one)."""
+    seconds, micros = divmod(us, 1_000_000)
+    return f"{_instant_seconds(seconds)}.{micros:06d}Z"
+
+
+@lru_cache(maxsize=4096)
+def _instant_seconds(seconds: int) -> str:
+    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%S")
+
+
+@lru_cache(maxsize=4096)
+def _http_date(seconds: int) -> str:
+    return datetime.fromtimestamp(seconds, UTC).strftime("%a, %d %b %Y %H:%M:%S GMT")
 
 
 def to_http_date(us: int) -> str:
-    """RFC 9110 HTTP-date for ``Last-Modified``."""
-    return datetime.fromtimestamp(us // 1_000_000, UTC).strftime("%a, %d %b %Y %H:%M:%S GMT")
+    """RFC 9110 HTTP-date for ``Last-Modified`` (cached per second)."""
+    return _http_date(us // 1_000_000)
