@@ -84,13 +84,14 @@ def prepare_events(record: AuditRecord, recorded: int) -> list[PreparedEvent]:
 
 
 def group_by_patient(touched: tuple[Touched, ...]) -> dict[str | None, tuple[str | None, tuple[str, ...]]]:
-    """Patient reference (None: no patient) -> (that patient's tenant, the references touched)."""
-    groups: dict[str | None, tuple[str | None, list[str]]] = {}
+    """Patient reference (None: no patient) -> (that patient's tenant, the references touched, each
+    once, in the order first touched). Linear in what was touched: a transaction of a few thousand
+    resources of one patient is one group."""
+    groups: dict[str | None, tuple[str | None, dict[str, None]]] = {}
     for item in touched:
         for patient in item.patients or (None,):
-            _, refs = groups.setdefault(patient, (item.tenant if patient else None, []))
-            if item.reference not in refs:
-                refs.append(item.reference)
+            _, refs = groups.setdefault(patient, (item.tenant if patient else None, {}))
+            refs[item.reference] = None
     if not groups:
         return {None: (None, ())}
     return {p: (t, tuple(refs)) for p, (t, refs) in groups.items()}
