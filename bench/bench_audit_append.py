@@ -4,7 +4,11 @@ append of a batch in one transaction on the group-commit appender's own connecti
 the path a read's entry takes), in batches of 1, 8 and 32 entries, on SQLite and PostgreSQL. Prints µs per
 entry of wall time and of this process's CPU (on PostgreSQL the database server's own work is extra).
 
-Usage: ``PYTHONPATH=. python bench/bench_audit_append.py [--engine sqlite|postgresql] [--entries 4000]``
+Also the entry of one transaction that touches ``--transaction`` resources of one patient (a Synthea
+patient's Bundle: 4,277–6,154 entries for the five largest of ``-p 20 -s 1``), built once per repeat.
+
+Usage: ``PYTHONPATH=. python bench/bench_audit_append.py [--engine sqlite|postgresql] [--entries 4000]
+[--transaction 2800]``
 """
 
 from __future__ import annotations
@@ -31,6 +35,23 @@ def read_record(n: int) -> AuditRecord:
                        client="127.0.0.1")
 
 
+def transaction_entry(size: int, repeat: int = 5) -> None:
+    """The audit entry of one transaction touching ``size`` Observations of one patient (best of
+    ``repeat``)."""
+    record = AuditRecord("transaction", "default", "user-x", 200, touched=tuple(
+        Touched(f"Observation/o{i}", ("Patient/p1",), "default") for i in range(size)))
+    best = min(_cpu(lambda: prepare_events(record, 1_700_000_000_000_000)) for _ in range(repeat))
+    size_bytes = len(prepare_events(record, 0)[0].event)
+    print(f"transaction of {size} resources of one patient: its audit entry ({size_bytes:,} bytes) built in "
+          f"{best * 1e3:.1f} ms of CPU (best of {repeat})")
+
+
+def _cpu(fn: Callable[[], object]) -> float:
+    started = time.process_time()
+    fn()
+    return time.process_time() - started
+
+
 def timed(label: str, entries: int, fn: Callable[[], object]) -> None:
     wall, cpu = time.perf_counter(), time.process_time()
     fn()
@@ -42,8 +63,10 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--engine", choices=("sqlite", "postgresql"), default="sqlite")
     parser.add_argument("--entries", type=int, default=4000)
+    parser.add_argument("--transaction", type=int, default=2800)
     args = parser.parse_args()
     n = args.entries
+    transaction_entry(args.transaction)
     with tempfile.TemporaryDirectory() as tmp:
         settings = Settings(db_url=fresh_database(args.engine, Path(tmp)), data_dir=Path(tmp))
         store = open_store(settings)
