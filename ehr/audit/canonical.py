@@ -27,10 +27,10 @@ class NotCanonicalizable(TypeError):
 def canonical(value: Any) -> bytes:
     """The RFC 8785 bytes of ``value`` (objects, arrays, str, int, bool, None; ASCII keys)."""
     _check(value)
-    return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
+    return canonical_built(value)
 
 
-def canonical_built(event: dict[str, Any]) -> bytes:
+def canonical_built(event: Any) -> bytes:
     """The RFC 8785 bytes of an AuditEvent built by ``ehr.audit.events.audit_event``, without
     :func:`canonical`'s walk over it (45 % of building an entry): its keys are ASCII literals of that
     module and its values strings, booleans, lists and objects of them, by construction.
