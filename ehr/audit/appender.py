@@ -25,7 +25,10 @@ MAX_BATCH = 2000
 RETRY_S = 0.0003
 #: ...until it has waited this long; then the appender thread takes it
 GIVE_UP_S = 1.0
-_Item = tuple[Sequence[PreparedEvent], Future[None]]
+#: an entry's events and the future its receipt waits on: a ``concurrent.futures`` one when submitted
+#: from a thread, an ``asyncio`` one (settled only in its loop) when submitted from an event loop
+_Waiter = Future[None] | asyncio.Future[None]
+_Item = tuple[Sequence[PreparedEvent], _Waiter]
 
 
 class GroupCommitter:
@@ -46,9 +49,11 @@ class GroupCommitter:
         """Queue ``events``; the receipt is done when their transaction has committed."""
         if self._closed:
             raise RuntimeError("the audit appender is closed")
+        if self._loops is not None:
+            waiter = self._loops.submit(events)
+            if waiter is not None:
+                return Receipt(waiter)
         future: Future[None] = Future()
-        if self._loops is not None and self._loops.submit(events, future):
-            return Receipt(future)
         self._ensure_started()
         self._queue.put((events, future))
         return Receipt(future)
@@ -60,11 +65,12 @@ class GroupCommitter:
             self._queue.put(None)
             self._thread.join(timeout=30)
 
-    def _hand_over(self, batch: list[_Item]) -> None:
-        """Commit ``batch`` in the appender thread (a loop's batch that found the lock taken)."""
+    def _hand_over(self, batch: list[_Item], loop: asyncio.AbstractEventLoop) -> None:
+        """Commit ``batch`` in the appender thread (a loop's batch that found the lock taken); its
+        ``asyncio`` futures are settled back in their loop."""
         self._ensure_started()
-        for item in batch:
-            self._queue.put(item)
+        for events, waiter in batch:
+            self._queue.put((events, _in_thread(waiter, loop)))
 
     def _ensure_started(self) -> None:
         if self._thread is not None:
@@ -107,13 +113,39 @@ def commit(append: Callable[[Sequence[PreparedEvent]], bool | None], batch: list
     except Exception as exc:  # every waiter learns why; their responses fail instead of leaving unaudited
         log.error("audit append failed: %s", type(exc).__name__)
         for _, future in batch:
-            future.set_exception(exc)
+            if not future.done():
+                future.set_exception(exc)
         return True
     if done is False:
         return False
     for _, future in batch:
-        future.set_result(None)
+        if not future.done():  # an awaiting request that was cancelled (client gone) cancelled its future
+            future.set_result(None)
     return True
+
+
+def _in_thread(waiter: _Waiter, loop: asyncio.AbstractEventLoop) -> Future[None]:
+    """A future the appender thread may settle, which settles ``waiter`` in ``loop`` when it is an
+    ``asyncio`` future (those are not thread-safe)."""
+    if isinstance(waiter, Future):
+        return waiter
+    bridge: Future[None] = Future()
+
+    def settle(done: Future[None]) -> None:
+        loop.call_soon_threadsafe(_copy, done, waiter)
+
+    bridge.add_done_callback(settle)
+    return bridge
+
+
+def _copy(source: Future[None], target: asyncio.Future[None]) -> None:
+    if target.done():
+        return
+    exc = source.exception()
+    if exc is None:
+        target.set_result(None)
+    else:
+        target.set_exception(exc)
 
 
 class LoopBatches:
@@ -128,23 +160,25 @@ class LoopBatches:
     which waits for the lock instead of the loop (a long transaction elsewhere)."""
 
     def __init__(self, append: Callable[[Sequence[PreparedEvent]], bool],
-                 hand_over: Callable[[list[_Item]], None]) -> None:
+                 hand_over: Callable[[list[_Item], asyncio.AbstractEventLoop], None]) -> None:
         self._append = append
         self._hand_over = hand_over
         self._pending: dict[asyncio.AbstractEventLoop, list[_Item]] = {}
 
-    def submit(self, events: Sequence[PreparedEvent], future: Future[None]) -> bool:
-        """Batch ``events`` in this thread's running loop; False when no loop runs here."""
+    def submit(self, events: Sequence[PreparedEvent]) -> asyncio.Future[None] | None:
+        """Batch ``events`` in this thread's running loop; the future (of that loop) is settled when
+        they are committed. None when no loop runs here."""
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:
-            return False
+            return None
         pending = self._pending.get(loop)
         if pending is None:
             pending = self._pending[loop] = []
             loop.call_soon(self._flush, loop, 0.0)
+        future: asyncio.Future[None] = loop.create_future()
         pending.append((events, future))
-        return True
+        return future
 
     def _flush(self, loop: asyncio.AbstractEventLoop, waited: float) -> None:
         batch = self._pending.pop(loop, [])
@@ -153,7 +187,7 @@ class LoopBatches:
         if commit(self._append, batch):
             return
         if waited >= GIVE_UP_S:  # a long writer: the appender thread waits, not the loop
-            self._hand_over(batch)
+            self._hand_over(batch, loop)
             return
         later = self._pending.get(loop)
         if later is None:  # nothing submitted since: retry on a timer

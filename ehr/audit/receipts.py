@@ -3,8 +3,10 @@ error that kept it from being written.
 
 Writes append their entry inside their own transaction, so their receipt is done at once. Reads,
 searches and failures are appended by the group-commit appender (``ehr.audit.appender``) in its own
-thread; their response waits on the receipt — blocking in a worker thread (:meth:`Receipt.wait`) or,
-in the event loop, without blocking it (:meth:`Receipt.settled`).
+thread or, for entries submitted from an event loop, in that loop; their response waits on the receipt —
+blocking in a worker thread (:meth:`Receipt.wait`) or, in the event loop, without blocking it
+(:meth:`Receipt.settled`). An entry committed in its own loop settles an ``asyncio`` future there: no
+cross-thread wake-up of the loop per request, as wrapping a ``concurrent.futures`` future would cost.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from concurrent.futures import Future
 class Receipt:
     __slots__ = ("_future",)
 
-    def __init__(self, future: Future[None] | None = None) -> None:
+    def __init__(self, future: Future[None] | asyncio.Future[None] | None = None) -> None:
         self._future = future
 
     @property
@@ -25,8 +27,14 @@ class Receipt:
 
     def wait(self, timeout: float | None = None) -> None:
         """Block until the entry is durable; raise what kept it from being written."""
-        if self._future is not None:
-            self._future.result(timeout)
+        if self._future is None:
+            return
+        if isinstance(self._future, asyncio.Future):  # settled by its loop: only awaitable
+            if not self._future.done():
+                raise RuntimeError("an entry submitted in an event loop is awaited there (settled())")
+            self._future.result()
+            return
+        self._future.result(timeout)
 
     async def settled(self) -> None:
         """Wait, in the event loop, until the entry is durable; raise what kept it from being written."""
@@ -34,6 +42,9 @@ class Receipt:
             return
         if self._future.done():
             self._future.result()
+            return
+        if isinstance(self._future, asyncio.Future):
+            await self._future  # a cancelled request cancels it; the commit then skips it
             return
         await asyncio.wrap_future(self._future)
 

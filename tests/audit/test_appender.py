@@ -143,3 +143,50 @@ def test_a_loops_batch_waits_its_turn_in_the_loop_while_another_writer_commits()
     asyncio.run(main())
     committer.close()
     assert tries == [["user-0", "user-1", "user-2"]] * 3
+
+
+def test_a_cancelled_request_leaves_the_other_waiters_of_its_batch_settled() -> None:
+    """A client that goes away cancels its request while it awaits its entry; the entry is still
+    committed with its batch, and every other waiter of that batch still learns the outcome."""
+    import asyncio
+
+    tries: list[list[str]] = []
+
+    def in_loop(events: Sequence[PreparedEvent]) -> bool:
+        tries.append([e.agent for e in events])
+        return len(tries) > 1  # the first try finds the lock taken: the batch waits for a retry
+
+    committer = GroupCommitter(lambda events: pytest.fail("handed to the thread"), in_loop)
+
+    async def main() -> None:
+        receipts = [committer.submit(_event(n)) for n in range(3)]
+        gone = asyncio.ensure_future(receipts[1].settled())
+        await asyncio.sleep(0)  # it starts awaiting, the first try fails...
+        assert not gone.done()
+        gone.cancel()  # ...and its client disconnects before the retry
+        for receipt in (receipts[0], receipts[2]):
+            await receipt.settled()
+            assert receipt.done
+        with pytest.raises(asyncio.CancelledError):
+            await gone
+
+    asyncio.run(main())
+    committer.close()
+    assert tries == [["user-0", "user-1", "user-2"]] * 2
+
+
+def test_a_receipt_of_the_loop_is_awaited_not_blocked_on() -> None:
+    """Blocking the loop's own thread on an entry that loop commits would never return: it raises."""
+    import asyncio
+
+    committer = GroupCommitter(lambda events: None, lambda events: True)
+
+    async def main() -> None:
+        receipt = committer.submit(_event(1))
+        with pytest.raises(RuntimeError, match="settled"):
+            receipt.wait(timeout=1)
+        await receipt.settled()
+        receipt.wait()  # settled: returns at once
+
+    asyncio.run(main())
+    committer.close()
