@@ -9,9 +9,11 @@ not one per request, and a request waits at most for the commit in progress plus
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import queue
 import threading
+from asyncio import _get_running_loop as asyncio_running_loop
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 
@@ -53,7 +55,11 @@ class GroupCommitter:
             waiter = self._loops.submit(events)
             if waiter is not None:
                 return Receipt(waiter)
-        future: Future[None] = Future()
+        future: _Waiter
+        try:  # from an event loop: a future of that loop, which the thread settles per batch
+            future = asyncio.get_running_loop().create_future()
+        except RuntimeError:
+            future = Future()
         self._ensure_started()
         self._queue.put((events, future))
         return Receipt(future)
@@ -65,12 +71,11 @@ class GroupCommitter:
             self._queue.put(None)
             self._thread.join(timeout=30)
 
-    def _hand_over(self, batch: list[_Item], loop: asyncio.AbstractEventLoop) -> None:
-        """Commit ``batch`` in the appender thread (a loop's batch that found the lock taken); its
-        ``asyncio`` futures are settled back in their loop."""
+    def _hand_over(self, batch: list[_Item]) -> None:
+        """Commit ``batch`` in the appender thread (a loop's batch that found the lock taken)."""
         self._ensure_started()
-        for events, waiter in batch:
-            self._queue.put((events, _in_thread(waiter, loop)))
+        for item in batch:
+            self._queue.put(item)
 
     def _ensure_started(self) -> None:
         if self._thread is not None:
@@ -112,40 +117,41 @@ def commit(append: Callable[[Sequence[PreparedEvent]], bool | None], batch: list
         done = append([event for events, _ in batch for event in events])
     except Exception as exc:  # every waiter learns why; their responses fail instead of leaving unaudited
         log.error("audit append failed: %s", type(exc).__name__)
-        for _, future in batch:
-            if not future.done():
-                future.set_exception(exc)
+        settle([future for _, future in batch], exc)
         return True
     if done is False:
         return False
-    for _, future in batch:
-        if not future.done():  # an awaiting request that was cancelled (client gone) cancelled its future
-            future.set_result(None)
+    settle([future for _, future in batch], None)
     return True
 
 
-def _in_thread(waiter: _Waiter, loop: asyncio.AbstractEventLoop) -> Future[None]:
-    """A future the appender thread may settle, which settles ``waiter`` in ``loop`` when it is an
-    ``asyncio`` future (those are not thread-safe)."""
-    if isinstance(waiter, Future):
-        return waiter
-    bridge: Future[None] = Future()
+def settle(futures: Sequence[_Waiter], error: BaseException | None) -> None:
+    """Settle ``futures`` with ``error`` (None: success). ``asyncio`` futures of another thread's loop
+    are settled in that loop, with one wake-up of the loop per batch, not one per request."""
+    here = asyncio_running_loop()
+    elsewhere: dict[asyncio.AbstractEventLoop, list[asyncio.Future[None]]] = {}
+    for future in futures:
+        if isinstance(future, asyncio.Future) and future.get_loop() is not here:
+            elsewhere.setdefault(future.get_loop(), []).append(future)
+        else:
+            _settle_one(future, error)
+    for loop, waiting in elsewhere.items():
+        with contextlib.suppress(RuntimeError):  # RuntimeError: that loop is closed; nobody waits any more
+            loop.call_soon_threadsafe(_settle_all, waiting, error)
 
-    def settle(done: Future[None]) -> None:
-        loop.call_soon_threadsafe(_copy, done, waiter)
 
-    bridge.add_done_callback(settle)
-    return bridge
+def _settle_all(futures: list[asyncio.Future[None]], error: BaseException | None) -> None:
+    for future in futures:
+        _settle_one(future, error)
 
 
-def _copy(source: Future[None], target: asyncio.Future[None]) -> None:
-    if target.done():
+def _settle_one(future: _Waiter, error: BaseException | None) -> None:
+    if future.done():  # an awaiting request that was cancelled (client gone) cancelled its future
         return
-    exc = source.exception()
-    if exc is None:
-        target.set_result(None)
+    if error is None:
+        future.set_result(None)
     else:
-        target.set_exception(exc)
+        future.set_exception(error)
 
 
 class LoopBatches:
@@ -160,7 +166,7 @@ class LoopBatches:
     which waits for the lock instead of the loop (a long transaction elsewhere)."""
 
     def __init__(self, append: Callable[[Sequence[PreparedEvent]], bool],
-                 hand_over: Callable[[list[_Item], asyncio.AbstractEventLoop], None]) -> None:
+                 hand_over: Callable[[list[_Item]], None]) -> None:
         self._append = append
         self._hand_over = hand_over
         self._pending: dict[asyncio.AbstractEventLoop, list[_Item]] = {}
@@ -187,7 +193,7 @@ class LoopBatches:
         if commit(self._append, batch):
             return
         if waited >= GIVE_UP_S:  # a long writer: the appender thread waits, not the loop
-            self._hand_over(batch, loop)
+            self._hand_over(batch)
             return
         later = self._pending.get(loop)
         if later is None:  # nothing submitted since: retry on a timer

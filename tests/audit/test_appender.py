@@ -190,3 +190,34 @@ def test_a_receipt_of_the_loop_is_awaited_not_blocked_on() -> None:
 
     asyncio.run(main())
     committer.close()
+
+
+def test_the_appender_thread_wakes_a_loop_once_per_batch() -> None:
+    """Requests of an event loop whose entries the appender thread commits (PostgreSQL) are settled
+    in their loop by one cross-thread call per batch, not one per request."""
+    import asyncio
+
+    store = SlowStore()
+    committer = GroupCommitter(store.append)
+
+    async def main() -> int:
+        loop = asyncio.get_running_loop()
+        calls = {"n": 0}
+        original = loop.call_soon_threadsafe
+
+        def counted(*args: object, **kwargs: object) -> object:
+            calls["n"] += 1
+            return original(*args, **kwargs)  # type: ignore[arg-type]
+
+        loop.call_soon_threadsafe = counted  # type: ignore[method-assign,assignment]
+        receipts = [committer.submit(_event(n)) for n in range(10)]
+        store.release.set()
+        for receipt in receipts:
+            await receipt.settled()
+            assert receipt.done
+        return calls["n"]
+
+    wake_ups = asyncio.run(main())
+    committer.close()
+    assert sorted(agent for batch in store.batches for agent in batch) == [f"user-{n}" for n in range(10)]
+    assert wake_ups == len(store.batches) <= 2  # the first entry may go alone; the other nine wait together
