@@ -2,11 +2,12 @@
 error that kept it from being written.
 
 Writes append their entry inside their own transaction, so their receipt is done at once. Reads,
-searches and failures are appended by the group-commit appender (``ehr.audit.appender``) in its own
-thread or, for entries submitted from an event loop, in that loop; their response waits on the receipt —
+searches and failures are appended by the group-commit appender (``ehr.audit.appender``): in its own
+thread, or on SQLite in the event loop that submitted them. Their response waits on the receipt —
 blocking in a worker thread (:meth:`Receipt.wait`) or, in the event loop, without blocking it
-(:meth:`Receipt.settled`). An entry committed in its own loop settles an ``asyncio`` future there: no
-cross-thread wake-up of the loop per request, as wrapping a ``concurrent.futures`` future would cost.
+(:meth:`Receipt.settled`). The receipt of an entry submitted from an event loop is an ``asyncio`` future
+of that loop, settled there (by the appender thread once per batch): no cross-thread wake-up of the loop
+per request, as wrapping a ``concurrent.futures`` future would cost.
 """
 
 from __future__ import annotations
