@@ -51,15 +51,11 @@ class GroupCommitter:
         """Queue ``events``; the receipt is done when their transaction has committed."""
         if self._closed:
             raise RuntimeError("the audit appender is closed")
-        if self._loops is not None:
-            waiter = self._loops.submit(events)
-            if waiter is not None:
-                return Receipt(waiter)
-        future: _Waiter
-        try:  # from an event loop: a future of that loop, which the thread settles per batch
-            future = asyncio.get_running_loop().create_future()
-        except RuntimeError:
-            future = Future()
+        loop = asyncio_running_loop()
+        if loop is not None and self._loops is not None:
+            return Receipt(self._loops.submit(events, loop))
+        # from an event loop: a future of that loop, which the thread settles per batch
+        future: _Waiter = loop.create_future() if loop is not None else Future()
         self._ensure_started()
         self._queue.put((events, future))
         return Receipt(future)
@@ -171,13 +167,9 @@ class LoopBatches:
         self._hand_over = hand_over
         self._pending: dict[asyncio.AbstractEventLoop, list[_Item]] = {}
 
-    def submit(self, events: Sequence[PreparedEvent]) -> asyncio.Future[None] | None:
-        """Batch ``events`` in this thread's running loop; the future (of that loop) is settled when
-        they are committed. None when no loop runs here."""
-        try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:
-            return None
+    def submit(self, events: Sequence[PreparedEvent], loop: asyncio.AbstractEventLoop) -> asyncio.Future[None]:
+        """Batch ``events`` in ``loop``, this thread's running loop; the future (of that loop) is settled
+        when they are committed."""
         pending = self._pending.get(loop)
         if pending is None:
             pending = self._pending[loop] = []
