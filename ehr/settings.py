@@ -45,6 +45,13 @@ class Settings:
     #: record every interaction in the tamper-evident audit log (off: nothing is recorded; for the
     #: overhead benchmark only)
     audit: bool = True
+    #: reads', searches' and failures' entries become durable in a per-process journal file under
+    #: ``data_dir/audit-journal`` before their responses leave, and are chained into the log within
+    #: ``audit_drain_ms`` (``ehr.audit.journal``); off: each batch commits to the log before its
+    #: responses leave
+    audit_journal: bool = True
+    #: how often (milliseconds) each process drains its audit journal into the log
+    audit_drain_ms: int = 50
     #: link Patients across hospitals with the master patient index (``ehr.mpi``) as they are written
     mpi: bool = True
     #: authorization (``ehr.auth``): "smart" requires a valid SMART on FHIR bearer token on every
@@ -101,6 +108,8 @@ class Settings:
             audit_timezone=os.environ.get("EHR_AUDIT_TIMEZONE") or "UTC",
             audit_office_hours=parse_office_hours(os.environ.get("EHR_AUDIT_OFFICE_HOURS") or "07:00-19:00"),
             audit=os.environ.get("EHR_AUDIT", "1") != "0",
+            audit_journal=os.environ.get("EHR_AUDIT_JOURNAL", "1") != "0",
+            audit_drain_ms=int(os.environ.get("EHR_AUDIT_DRAIN_MS", "50")),
             mpi=os.environ.get("EHR_MPI", "1") != "0",
             auth=os.environ.get("EHR_AUTH") or "smart",
             auth_issuer=os.environ.get("EHR_AUTH_ISSUER") or None,

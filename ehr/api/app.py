@@ -68,8 +68,11 @@ def build_services(store: Store, registry: Registry | None = None, *, blind_key:
 
 def open_audit_log(store: SqlStore, settings: Settings) -> SqlAuditLog:
     """The tamper-evident log in ``store``, signing checkpoints with the key in ``data_dir/keys``
-    (generated on first start)."""
-    return SqlAuditLog(store, Signer.from_data_dir(settings.data_dir))
+    (generated on first start), with its journal in ``data_dir/audit-journal`` unless
+    ``settings.audit_journal`` is off; journals left by processes that died are drained now."""
+    journal = settings.data_dir / "audit-journal" if settings.audit_journal else None
+    return SqlAuditLog(store, Signer.from_data_dir(settings.data_dir), journal=journal,
+                       drain_s=settings.audit_drain_ms / 1000)
 
 
 def open_store(settings: Settings) -> SqlStore:

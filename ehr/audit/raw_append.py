@@ -21,6 +21,7 @@ from typing import Any
 from ehr.audit.checkpoints import Checkpoint
 from ehr.audit.events import PreparedEvent
 from ehr.audit.hashing import GENESIS
+from ehr.audit.journal import Pending
 from ehr.store.sql.store import SqlStore
 
 COLUMNS = ("seq", "recorded", "tenant", "agent", "interaction", "action", "status", "outcome", "patient",
@@ -54,30 +55,37 @@ class RawAppender:
                         f"VALUES ({', '.join([mark] * len(COLUMNS))})")
         self._checkpoint = ("INSERT INTO audit_checkpoints (size, head, created, key_id, signature) "  # noqa: S608
                             f"VALUES ({', '.join([mark] * 5)})")
+        self._drained = f"SELECT drained FROM audit_journal WHERE id = {mark}"  # noqa: S608 (no input in it)
+        self._mark = ("INSERT INTO audit_journal (id, drained) "  # noqa: S608 (no input in it)
+                      f"VALUES ({mark}, {mark}) ON CONFLICT (id) DO UPDATE SET drained = excluded.drained")
         self._lock = lock
         self._every = checkpoint_every
         self._connection: Any = None
 
-    def append(self, events: Sequence[PreparedEvent], link: Link, sign: Sign, *, wait: bool = True) -> bool:
+    def append(self, events: Sequence[PreparedEvent], link: Link, sign: Sign, *, wait: bool = True,
+               journal: Pending | None = None) -> bool:
         """Append ``events`` in one transaction of the appender's connection (made on first use).
-        ``wait=False``: return False at once, appending nothing, when another writer holds the lock."""
+        ``wait=False``: return False at once, appending nothing, when another writer holds the lock.
+        ``journal``: the events are that journal file's (``journal.events``); those the log already
+        holds (by its record of how far the file is drained) are skipped, and the record moves on."""
         if self._connection is None:
             self._connection = self.store.engine.raw_connection()
             if not self._postgres and not self._autocheckpoint:
                 self._connection.driver_connection.execute("PRAGMA wal_autocheckpoint=0")
         try:
             if self._postgres:
-                return self._append(events, link, sign, wait)
+                return self._append(events, link, sign, wait, journal)
             try:
                 with self.store.writer_lock(wait=wait):
-                    return self._append(events, link, sign, wait)
+                    return self._append(events, link, sign, wait, journal)
             except BlockingIOError:
                 return False
         except BaseException:
             self.close()  # a fresh connection next time: this one may be broken or mid-transaction
             raise
 
-    def _append(self, events: Sequence[PreparedEvent], link: Link, sign: Sign, wait: bool) -> bool:
+    def _append(self, events: Sequence[PreparedEvent], link: Link, sign: Sign, wait: bool,
+                journal: Pending | None) -> bool:
         raw = self._connection.driver_connection
         cursor = raw.cursor()
         try:
@@ -93,13 +101,20 @@ class RawAppender:
             cursor.execute(_HEAD)
             found = cursor.fetchone()
             size, chain = (0, GENESIS) if found is None else (int(found[0]), bytes(found[1]))
+            if journal is not None:
+                cursor.execute(self._drained, (journal.journal,))
+                done = cursor.fetchone()
+                drained = -1 if done is None else int(done[0])
+                events = [e for e, end in zip(journal.events, journal.ends, strict=True) if end > drained]
+                cursor.execute(self._mark, (journal.journal, max(drained, journal.ends[-1])))
             rows = []
             for item, (seq, entry, linked) in zip(events, link(size, chain, [e.event for e in events]), strict=True):
                 rows.append(row_values(seq, item, entry, linked))
                 if seq % self._every == 0:
                     cp = sign(seq, linked)
                     cursor.execute(self._checkpoint, (cp.size, cp.head, cp.time, cp.key_id, cp.signature))
-            cursor.executemany(self._insert, rows)
+            if rows:
+                cursor.executemany(self._insert, rows)
             if self._postgres:
                 raw.commit()
             else:

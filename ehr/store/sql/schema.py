@@ -254,6 +254,15 @@ audit_checkpoints = Table(
     Column("signature", LargeBinary, nullable=False),
 )
 
+#: how far each audit journal file (``ehr.audit.journal``) is drained into ``audit_log``: the offset just
+#: after the last record appended, written in the same transaction as the entries
+audit_journal = Table(
+    "audit_journal",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("drained", BigInteger, nullable=False),
+)
+
 #: the tables of the plain value types, in the order of ``IndexRows``' fields
 VALUE_TABLES = (idx_token, idx_string, idx_reference, idx_date, idx_number, idx_quantity, idx_uri)
 #: every table of search index rows (all keyed by ``resources.pk``)
