@@ -1,7 +1,7 @@
 """Concurrent appends never fork the chain: ``ehr serve --workers 2`` (two processes, each with its
 group-commit appender and its request threads) takes many concurrent HTTP clients mixing writes,
-reads, searches and failures, on both engines; afterwards the log verifies, holds exactly one entry
-per expected event, and its seqs have no gap."""
+reads, searches and failures, on both engines, with the audit journal and without; afterwards the log
+verifies, holds exactly one entry per expected event, and its seqs have no gap."""
 
 from __future__ import annotations
 
@@ -30,10 +30,12 @@ EVENTS_PER_ROUND = 6
 REPO = Path(__file__).resolve().parent.parent.parent
 
 
-@pytest.fixture
-def workers(db_url: str, tmp_path: Path) -> Iterator[str]:
+@pytest.fixture(params=["journal", "no-journal"])
+def workers(db_url: str, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[str]:
+    """The server with the audit journal (as shipped) and without (``EHR_AUDIT_JOURNAL=0``: each batch
+    of read entries commits to the log before its responses leave)."""
     port = _free_port()
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    env = {**os.environ, "PYTHONPATH": str(REPO), "EHR_AUDIT_JOURNAL": "1" if request.param == "journal" else "0"}
     command = [sys.executable, "-m", "ehr.cli.main", "serve", "--dev", "--workers", "2", "--no-inference", "--port",
                str(port), "--db", db_url, "--data-dir", str(tmp_path)]
     errors = tmp_path / "serve.err"
