@@ -2,27 +2,30 @@
 responses leave, to be chained into the SQL log (``ehr.audit.log``) shortly after, many at a time.
 
 Why: committing each event-loop turn's few entries as an SQL transaction of their own (lock, head,
-insert into a table with four indexes, commit, ``fsync``) cost reads 45 % of their throughput on
-SQLite and 51 % on PostgreSQL (BENCHMARKS.md). Appending the same entries to a file and
-``fdatasync``-ing it is durable too, and costs a fraction of that; the SQL transactions then carry
-hundreds of entries each, off the requests' path.
+insert into a table with four indexes, commit, ``fsync``), in the loop or in a thread, held reads to
+about half of what they are without audit (BENCHMARKS.md). Writing the same entries to a file and
+``fdatasync``-ing it is durable too; the sync runs in a helper process (``ehr.audit.syncer``,
+``ehr.audit.loop_journal``), so the loop never waits for the disk, and the SQL transactions carry a
+drain interval's entries each, off the requests' path. Measured: about 7 % more reads on SQLite and
+10–16 % on PostgreSQL than committing each batch (BENCHMARKS.md, 2026-12-07 (day)).
 
 One file per process (``<uuid>.jnl`` in the journal folder, mode 0600, created on first write),
-locked with ``flock`` while its process lives. A record is::
+locked with ``flock`` while its process lives, and allocated ahead (zeros written and synced) so that
+a sync writes data, not the file's new size. A record is::
 
     length (4 bytes, big-endian) | CRC-32 of the payload (4 bytes) | payload
     payload = JSON array of the entry's indexed columns | "\\n" | the canonical AuditEvent
 
-A batch of records is written with one ``write`` and made durable with one ``fdatasync`` before
-:meth:`Journal.write` returns. Draining appends the entries to the SQL log and, in the same
-transaction, records how far the file is drained (``audit_journal``), so that a crash at any point
-neither loses nor repeats an entry. A file left by a process that died (its lock is free) is drained
-by the next process that opens the log (:func:`orphans`); a torn record at its end was never
+A batch of records is written with one ``pwrite``; :meth:`Journal.write` syncs it before it returns,
+or (``sync=False``) leaves the sync to the caller. Draining appends the entries to the SQL log and, in
+the same transaction, records how far the file is drained (``audit_journal``), so that a crash at any
+point neither loses nor repeats an entry. A file left by a process that died (its lock is free) is
+drained by the next process that opens the log (:func:`orphans`); a torn record at its end was never
 acknowledged, and is dropped with what follows it.
 
 What the journal reveals on disk is what an entry in the log reveals: references and codes, never PHI.
-Tamper evidence starts when an entry is chained; an entry waits in the journal for at most the drain
-interval (``ehr.audit.log.DRAIN_S``) while its process lives.
+Tamper evidence starts when an entry is chained; an entry waits in the journal for about the drain
+interval (``Settings.audit_drain_ms``, 50 ms) while its process lives.
 """
 
 from __future__ import annotations
