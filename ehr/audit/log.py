@@ -151,8 +151,8 @@ class SqlAuditLog:
         if done:
             before = self._loop_commits
             self._loop_commits += len(events)
-            if before // WAL_CHECKPOINT_EVERY != self._loop_commits // WAL_CHECKPOINT_EVERY:
-                self._wal.submit(self._loop_raw().checkpoint_wal)  # in the background: never in the event loop
+            if not self._postgres and before // WAL_CHECKPOINT_EVERY != self._loop_commits // WAL_CHECKPOINT_EVERY:
+                self._wal.submit(self._loop_raw().checkpoint_wal)  # SQLite, in the background, not in the loop
         return done
 
     def _journal_batch(self, events: Sequence[PreparedEvent]) -> None:
@@ -169,18 +169,20 @@ class SqlAuditLog:
         return found
 
     def _schedule_drain(self, loop: asyncio.AbstractEventLoop | None) -> None:
-        """SQLite, in an event loop: that loop drains the journal ``drain_s`` from now. Otherwise
-        (PostgreSQL, whose statements are network round trips, or no loop): the drain thread does."""
-        if loop is None or self._postgres:
+        """In an event loop: that loop drains the journal ``drain_s`` from now (on PostgreSQL too: a
+        drain thread, which must win the interpreter lock back from the busy loop after every network
+        round trip, served 1,530 and 1,635 reads/s against 1,915 and 2,034, BENCHMARKS.md). Without
+        a loop: the drain thread does."""
+        if loop is None:
             self._start_drain_thread()
         elif loop not in self._drain_scheduled:
             self._drain_scheduled.add(loop)
             loop.call_later(self._drain_s, self._drain_in_loop, loop)
 
     def _drain_in_loop(self, loop: asyncio.AbstractEventLoop) -> None:
-        """SQLite: one drain transaction in the loop's thread (which holds the interpreter lock, so its
-        driver calls never wait for it), without waiting for the write lock; tried again shortly when
-        another writer holds it."""
+        """One drain transaction in the loop's thread (which holds the interpreter lock, so its driver
+        calls never wait for it), without waiting for the audit lock; tried again shortly when another
+        writer holds it."""
         assert self._journal is not None
         self._drain_scheduled.discard(loop)
         done = False
@@ -279,7 +281,7 @@ class SqlAuditLog:
         return self.signer.sign(size, chain, now_us())
 
     def _loop_raw(self) -> RawAppender:
-        """The connection of this event-loop thread (SQLite), which never checkpoints the WAL itself."""
+        """The connection of this event-loop thread (on SQLite it never checkpoints the WAL itself)."""
         thread = threading.get_ident()
         with self._loop_lock:
             raw = self._loop_raws.get(thread)
