@@ -202,3 +202,20 @@ def test_the_journal_folder_and_files_are_private(tmp_path: Path) -> None:
     with pytest.raises(StopIteration):
         next(p for p in (tmp_path / "audit-journal").iterdir() if p.stat().st_mode & 0o077)
     journal.close()
+
+
+def test_records_cross_the_allocation_steps_intact(tmp_path: Path) -> None:
+    journal = Journal(tmp_path)
+    written = 0
+    while written < (3 << 20) // 2:  # past the first 1 MiB step
+        batch = _events(50, f"b{written}-")
+        journal.write(batch)
+        written += sum(len(encode(e)) for e in batch)
+    (path,) = tmp_path.glob("*.jnl")
+    size = path.stat().st_size
+    assert size % (1 << 20) == 0
+    assert size >= written
+    decoded = list(decode(path.read_bytes()))
+    assert len(decoded) == len(journal)
+    assert decoded[-1][1] == written == written_end(path, 0)
+    journal.close()
