@@ -53,6 +53,7 @@ ROTATE_BYTES = 64 << 20
 #: its size to one sync (doubling steps made a few syncs flush 16–32 MiB, and put p99 at 80–114 ms
 #: against 13–14 ms, BENCHMARKS.md)
 ALLOCATE_STEP = 1 << 20
+_ZEROS = bytes(ALLOCATE_STEP)
 
 
 def encode(event: PreparedEvent) -> bytes:
@@ -197,11 +198,10 @@ class Journal:
         return fd
 
     def _allocate(self, fd: int, size: int) -> None:
-        """Write ``size`` more bytes of zeros (rounded up to whole MiB) after what is allocated."""
-        zeros = bytes(1 << 20)
-        end = self._allocated + -(-size // len(zeros)) * len(zeros)
-        for offset in range(self._allocated, end, len(zeros)):
-            os.pwrite(fd, zeros, offset)
+        """Write ``size`` more bytes of zeros (rounded up to whole steps) after what is allocated."""
+        end = self._allocated + -(-size // len(_ZEROS)) * len(_ZEROS)
+        for offset in range(self._allocated, end, len(_ZEROS)):
+            os.pwrite(fd, _ZEROS, offset)
         self._allocated = end
 
     def _close_file(self) -> None:

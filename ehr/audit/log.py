@@ -142,7 +142,7 @@ class SqlAuditLog:
 
     def _append_batch(self, events: Sequence[PreparedEvent]) -> None:
         """One group commit, on the appender's own connection (``ehr.audit.raw_append``)."""
-        self._raw.append(events, link, lambda size, chain: self.signer.sign(size, chain, now_us()))
+        self._raw.append(events, link, self._sign)
 
     def _append_in_loop(self, events: Sequence[PreparedEvent], journal: Pending | None = None) -> bool:
         """One group commit of an event loop's batch (or a drain of its journal), on that loop thread's

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 
+from ehr.audit.appender import settle
 from ehr.audit.events import PreparedEvent
 from ehr.audit.journal import Journal
 from ehr.audit.syncer import Syncer
@@ -59,7 +60,7 @@ class LoopJournal:
         try:
             self._file = self._journal.write([event for events, _ in batch for event in events], sync=False)
         except Exception as exc:
-            _settle([future for _, future in batch], exc)
+            settle([future for _, future in batch], exc)
             return
         self._written.extend(future for _, future in batch)
         if self._in_flight is None:
@@ -72,13 +73,13 @@ class LoopJournal:
             self._syncer.sync(*self._file)
         except OSError as exc:
             self._in_flight = None
-            _settle(waiting, exc)
+            settle(waiting, exc)
 
     def _answered(self, ok: bool) -> None:
         waiting, self._in_flight = self._in_flight or [], None
         if not ok:
             self._journal.abandon()
-        _settle(waiting, None if ok else OSError("the audit journal could not be synced"))
+        settle(waiting, None if ok else OSError("the audit journal could not be synced"))
         if self._written and not self._closed:
             self._ask()
 
@@ -88,14 +89,5 @@ class LoopJournal:
     def _fail(self, error: BaseException) -> None:
         waiting = (self._in_flight or []) + self._written
         self._in_flight, self._written = None, []
-        _settle(waiting, error)
+        settle(waiting, error)
 
-
-def _settle(futures: _Waiting, error: BaseException | None) -> None:
-    for future in futures:
-        if future.done():  # its request was cancelled (client gone)
-            continue
-        if error is None:
-            future.set_result(None)
-        else:
-            future.set_exception(error)

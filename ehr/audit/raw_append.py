@@ -66,8 +66,9 @@ class RawAppender:
                journal: Pending | None = None) -> bool:
         """Append ``events`` in one transaction of the appender's connection (made on first use).
         ``wait=False``: return False at once, appending nothing, when another writer holds the lock.
-        ``journal``: the events are that journal file's (``journal.events``); those the log already
-        holds (by its record of how far the file is drained) are skipped, and the record moves on."""
+        ``journal``: ``events`` are that journal file's (``journal.events``, ends at ``journal.ends``);
+        those the log already holds (by its record of how far the file is drained) are skipped, and
+        the record moves on."""
         if self._connection is None:
             self._connection = self.store.engine.raw_connection()
             if not self._postgres and not self._autocheckpoint:
@@ -105,7 +106,7 @@ class RawAppender:
                 cursor.execute(self._drained, (journal.journal,))
                 done = cursor.fetchone()
                 drained = -1 if done is None else int(done[0])
-                events = [e for e, end in zip(journal.events, journal.ends, strict=True) if end > drained]
+                events = [e for e, end in zip(events, journal.ends, strict=True) if end > drained]
                 cursor.execute(self._mark, (journal.journal, max(drained, journal.ends[-1])))
             rows = []
             for item, (seq, entry, linked) in zip(events, link(size, chain, [e.event for e in events]), strict=True):
