@@ -2,12 +2,14 @@
 error that kept it from being written.
 
 Writes append their entry inside their own transaction, so their receipt is done at once. Reads,
-searches and failures are appended by the group-commit appender (``ehr.audit.appender``): in its own
-thread, or on SQLite in the event loop that submitted them. Their response waits on the receipt —
-blocking in a worker thread (:meth:`Receipt.wait`) or, in the event loop, without blocking it
+searches and failures are made durable in the audit journal (``ehr.audit.loop_journal`` for an event
+loop's entries, settled in that loop once the helper process has synced them; the appender thread for
+a thread's), or, with the journal off, appended by the group-commit appender (``ehr.audit.appender``):
+in its own thread, or on SQLite in the event loop that submitted them. Their response waits on the
+receipt — blocking in a worker thread (:meth:`Receipt.wait`) or, in the event loop, without blocking it
 (:meth:`Receipt.settled`). The receipt of an entry submitted from an event loop is an ``asyncio`` future
-of that loop, settled there (by the appender thread once per batch): no cross-thread wake-up of the loop
-per request, as wrapping a ``concurrent.futures`` future would cost.
+of that loop, settled there (at most once per batch from another thread): no cross-thread wake-up of the
+loop per request, as wrapping a ``concurrent.futures`` future would cost.
 """
 
 from __future__ import annotations
