@@ -12,6 +12,8 @@ import fcntl
 import functools
 import hashlib
 import operator
+import threading
+from asyncio import _get_running_loop as asyncio_running_loop
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
@@ -126,13 +128,20 @@ class SqlStore:
         self._sqlite = engine.dialect.name == "sqlite"
         database = engine.url.database if self._sqlite else None
         self._writer_lock = Path(f"{database}.writer-lock") if database and database != ":memory:" else None
+        #: the read connection of each event-loop thread, kept between its units of work
+        self._loop_readers: dict[int, Connection] = {}
 
     @contextmanager
     def unit_of_work(self, *, write: bool, access: Access | None = None) -> Iterator[SqlTx]:
         """Writes run in one transaction (SQLite: BEGIN IMMEDIATE). Reads run without an explicit one:
         a read of one resource is one statement, and on PostgreSQL autocommit saves the BEGIN and
         COMMIT round trips. ``access`` (None: unrestricted) is compiled into every query of the unit
-        of work (``ehr.store.sql.access``)."""
+        of work (``ehr.store.sql.access``). An event loop's reads keep one connection out of the pool
+        (:meth:`_loop_reader`)."""
+        if not write and asyncio_running_loop() is not None:
+            with self._loop_reader() as conn:
+                yield SqlTx(conn, self.cipher, for_update_ok=not self._sqlite, access=access)
+            return
         with self._writer(write), self.engine.connect() as conn:
             if self._sqlite:
                 conn.connection.info["begin_mode"] = "IMMEDIATE" if write else "DEFERRED"
@@ -143,6 +152,29 @@ class SqlStore:
                 if not self._sqlite:
                     conn = conn.execution_options(isolation_level="AUTOCOMMIT")
                 yield SqlTx(conn, self.cipher, for_update_ok=not self._sqlite, access=access)
+
+    @contextmanager
+    def _loop_reader(self) -> Iterator[Connection]:
+        """The event-loop thread's read connection, checked out of the pool once and kept: a checkout
+        and check-in cost a read about as much as its query. Taken while in use (a nested unit of
+        work checks out another). Every unit of work ends its transaction, if a query began one, so
+        that no snapshot outlives it; a unit of work that fails closes the connection (the next one
+        checks out a fresh one)."""
+        thread = threading.get_ident()
+        conn = self._loop_readers.pop(thread, None)
+        if conn is None or conn.closed or conn.invalidated:
+            conn = self.engine.connect()
+            if self._sqlite:
+                conn.connection.info["begin_mode"] = "DEFERRED"
+            else:
+                conn = conn.execution_options(isolation_level="AUTOCOMMIT")
+        try:
+            yield conn
+            conn.rollback()
+        except BaseException:
+            conn.close()
+            raise
+        self._loop_readers[thread] = conn
 
     def writer_lock(self, *, wait: bool = True) -> AbstractContextManager[None]:
         """The SQLite writers' queue (below), for a writer that drives its own connection (the audit
@@ -162,6 +194,9 @@ class SqlStore:
             yield
 
     def close(self) -> None:
+        readers, self._loop_readers = list(self._loop_readers.values()), {}
+        for conn in readers:
+            conn.close()
         self.engine.dispose()
 
 
