@@ -18,12 +18,14 @@ Every failure is one :class:`InvalidToken` whose message says what was wrong, ne
 
 A signature that verified is remembered (:class:`TokenValidator` keeps the claims of up to
 :data:`VERIFIED_CACHE` recent tokens, keyed by the whole token, whose signature covers every claim), so
-a client that reuses its token pays the signature check once; issuer, audience, expiry and the claims
-are still checked on every request.
+a client that reuses its token pays the signature check once, and the grant its claims describe is
+remembered with them unless it holds a break-glass grant (whose own expiry is checked per request);
+issuer, audience and expiry are still checked on every request.
 """
 
 from __future__ import annotations
 
+import contextlib
 import re
 import threading
 import time
@@ -138,31 +140,36 @@ class TokenValidator:
 
     def __init__(self, keys: KeySource) -> None:
         self.keys = keys
-        self._verified: OrderedDict[str, dict[str, Any]] = OrderedDict()
+        self._verified: OrderedDict[str, tuple[dict[str, Any], Grant | None]] = OrderedDict()
         self._lock = threading.Lock()
 
     def close(self) -> None:
         self.keys.close()
 
     def validate(self, token: str, *, issuer: str, audience: str) -> Grant:
-        claims = self._remembered(token)
+        claims, grant = self._remembered(token)
         now = int(time.time())
         _check_registered(claims, issuer, audience, now)
-        return grant_of(claims, now)
+        return grant if grant is not None else grant_of(claims, now)
 
-    def _remembered(self, token: str) -> dict[str, Any]:
-        """The claims of ``token`` once its signature verified (remembered, most recent first)."""
+    def _remembered(self, token: str) -> tuple[dict[str, Any], Grant | None]:
+        """The claims of ``token`` once its signature verified, and the grant they describe when it
+        does not depend on the time (remembered, most recent first)."""
         with self._lock:
-            claims = self._verified.get(token)
-            if claims is not None:
+            found = self._verified.get(token)
+            if found is not None:
                 self._verified.move_to_end(token)
-                return claims
+                return found
         claims = self._verified_claims(token)
+        grant = None
+        if "break_glass" not in claims:
+            with contextlib.suppress(InvalidToken):  # raised again by grant_of on every use
+                grant = grant_of(claims, 0)
         with self._lock:
-            self._verified[token] = claims
+            self._verified[token] = (claims, grant)
             while len(self._verified) > VERIFIED_CACHE:
                 self._verified.popitem(last=False)
-        return claims
+        return claims, grant
 
     def _verified_claims(self, token: str) -> dict[str, Any]:
         try:

@@ -140,3 +140,20 @@ def test_a_forged_token_is_refused_even_beside_a_remembered_one(keys: SigningKey
     forged_payload = _b64(orjson.dumps({**CLAIMS, "exp": int(time.time()) + 60, "tenant": "hospital-b"}))
     with pytest.raises(InvalidToken, match="signature"):
         validator.validate(f"{head}.{forged_payload}.{signature}", issuer=ISS, audience=AUD)
+
+
+def test_a_remembered_grant_is_reused_but_a_break_glass_grant_still_expires(
+        keys: SigningKeys, monkeypatch: pytest.MonkeyPatch) -> None:
+    validator = TokenValidator(StaticKeys(keys.public_jwks()))
+    token = keys.mint(CLAIMS, lifetime_s=600)
+    first = validator.validate(token, issuer=ISS, audience=AUD)
+    assert validator.validate(token, issuer=ISS, audience=AUD) is first  # built once per token
+    now = int(time.time())
+    glass = keys.mint({**CLAIMS, "break_glass": {"reason": "PATEMERGE", "exp": now + 60}}, lifetime_s=600)
+    assert validator.validate(glass, issuer=ISS, audience=AUD).break_glass
+    monkeypatch.setattr(time, "time", lambda: now + 120)  # the grant's own expiry passed; the token's has not
+    assert not validator.validate(glass, issuer=ISS, audience=AUD).break_glass
+    bad_scope = keys.mint({**CLAIMS, "scope": 7}, lifetime_s=600)
+    for _ in range(2):  # refused on every use, not only the first
+        with pytest.raises(InvalidToken, match="scope"):
+            validator.validate(bad_scope, issuer=ISS, audience=AUD)
