@@ -78,6 +78,10 @@ class Settings:
     #: (``gc.freeze``), so full collections no longer walk the registry, models and caches: they
     #: stalled reads for 80–150 ms at p99 under load. ``ehr serve`` turns it on (``EHR_GC_FREEZE``).
     gc_freeze: bool = False
+    #: FastAPI's native OpenTelemetry (spans, metrics and logs through the global providers). Off by
+    #: default: with no provider configured it records nothing, yet its per-request check of the
+    #: providers cost a read about 2 % of its time (BENCHMARKS.md). ``EHR_OPENTELEMETRY=1`` turns it on.
+    opentelemetry: bool = False
 
     @property
     def database_url(self) -> str:
@@ -117,6 +121,7 @@ class Settings:
             auth_jwks_url=os.environ.get("EHR_AUTH_JWKS_URL") or None,
             auth_authorize_url=os.environ.get("EHR_AUTH_AUTHORIZE_URL") or None,
             auth_token_url=os.environ.get("EHR_AUTH_TOKEN_URL") or None,
+            opentelemetry=os.environ.get("EHR_OPENTELEMETRY", "0") == "1",
         )
 
     @property

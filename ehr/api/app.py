@@ -10,6 +10,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from fastapi import Depends, FastAPI, Request, Response
+from fastapi.telemetry import TelemetryConfig
 
 from ehr.api import errors
 from ehr.api.audit_pages import router as audit_pages_router
@@ -157,7 +158,9 @@ def create_app(settings: Settings, services: Services | None = None, audit_reade
             if owned:
                 built.store.close()
 
-    app = FastAPI(title="ehr-service FHIR R4", lifespan=lifespan, docs_url="/docs", redoc_url=None)
+    telemetry = None if settings.opentelemetry else TelemetryConfig(tracing=False, metrics=False, logs=False)
+    app = FastAPI(title="ehr-service FHIR R4", lifespan=lifespan, docs_url="/docs", redoc_url=None,
+                  telemetry=telemetry)
     app.state.settings = settings
     app.state.capability = None
     errors.install(app)
