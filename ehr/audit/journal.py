@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import json
 import os
 import struct
 import threading
@@ -41,6 +40,8 @@ import zlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+
+import orjson
 
 from ehr.audit.events import PreparedEvent
 
@@ -58,9 +59,9 @@ _ZEROS = bytes(ALLOCATE_STEP)
 
 def encode(event: PreparedEvent) -> bytes:
     """One record of ``event``."""
-    columns = json.dumps([event.recorded, event.tenant, event.agent, event.interaction, event.action, event.status,
-                          event.outcome, event.patient, event.patient_tenant, event.resources, event.purpose,
-                          event.roles, event.break_glass, event.denied], separators=(",", ":")).encode()
+    columns = orjson.dumps((event.recorded, event.tenant, event.agent, event.interaction, event.action, event.status,
+                            event.outcome, event.patient, event.patient_tenant, event.resources, event.purpose,
+                            event.roles, event.break_glass, event.denied))
     payload = columns + b"\n" + event.event
     return _HEADER.pack(len(payload), zlib.crc32(payload)) + payload
 
@@ -79,8 +80,8 @@ def decode(data: bytes, offset: int = 0) -> Iterator[tuple[PreparedEvent, int]]:
         columns, _, event = payload.partition(b"\n")
         try:
             (recorded, tenant, agent, interaction, action, status, outcome, patient, patient_tenant, resources,
-             purpose, roles, break_glass, denied) = json.loads(columns)
-        except ValueError:
+             purpose, roles, break_glass, denied) = orjson.loads(columns)
+        except (ValueError, TypeError):
             return
         yield PreparedEvent(event, recorded, tenant, agent, interaction, action, status, outcome, patient,
                             patient_tenant, tuple(resources), purpose, tuple(roles), break_glass, denied), end
