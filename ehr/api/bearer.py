@@ -16,6 +16,7 @@ scopes. Local exploration only.
 
 from __future__ import annotations
 
+import functools
 import re
 from urllib.parse import urlsplit
 
@@ -78,7 +79,12 @@ def expected_issuer(request: Request, settings: Settings) -> str:
 
 def origin(request: Request) -> str:
     """``scheme://host[:port]`` of the public base URL (configured, or the request's)."""
-    parts = urlsplit(neg.fhir_base(request))
+    return _origin_of(neg.fhir_base(request))
+
+
+@functools.lru_cache(maxsize=64)
+def _origin_of(base: str) -> str:
+    parts = urlsplit(base)
     return f"{parts.scheme}://{parts.netloc}"
 
 

@@ -23,6 +23,9 @@ JSON_TYPES = frozenset({"application/fhir+json", "application/json", "applicatio
 PATCH_TYPES = frozenset({"application/json-patch+json", *JSON_TYPES})
 _FORMATS = frozenset({"json", "application/json", "application/fhir+json", "application/json+fhir"})
 
+#: where a request's FHIR base URL is kept once derived
+_BASE_KEY = "ehr.fhir_base"
+
 
 def media_type(request: Request) -> str:
     return request.headers.get("content-type", "").split(";")[0].strip().lower()
@@ -119,9 +122,14 @@ def prefer_lenient(request: Request) -> bool:
 
 
 def fhir_base(request: Request) -> str:
-    """The public base URL of the FHIR endpoint: configured, or derived from the request."""
-    configured: str | None = request.app.state.settings.base_url
-    return configured.rstrip("/") if configured else str(request.base_url).rstrip("/") + "/fhir"
+    """The public base URL of the FHIR endpoint: configured, or derived from the request (once per
+    request: kept in its ASGI scope)."""
+    found: str | None = request.scope.get(_BASE_KEY)
+    if found is None:
+        configured: str | None = request.app.state.settings.base_url
+        found = configured.rstrip("/") if configured else str(request.base_url).rstrip("/") + "/fhir"
+        request.scope[_BASE_KEY] = found
+    return found
 
 
 def _location(request: Request, record: VersionRecord) -> str:
