@@ -1,6 +1,7 @@
 """An event loop's reads keep one connection out of the pool (``SqlStore._loop_reader``): the same
 connection serves every read of the loop's thread, yet no read keeps a snapshot (each sees what was
-committed before it), a read that fails gives its connection up, and closing the store closes it."""
+committed before it), a read that fails gives its connection up, the connection goes back to the pool
+after a while, and closing the store closes it."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import asyncio
 import pytest
 from sqlalchemy import Connection, func, select
 
+from ehr.store.sql import store as store_module
 from ehr.store.sql.engine import make_engine, migrate
 from ehr.store.sql.schema import audit_journal
 from ehr.store.sql.store import SqlStore, SqlTx
@@ -44,7 +46,7 @@ def test_a_loops_reads_share_one_connection_and_see_every_commit_before_them(db_
         seen = asyncio.run(run())
         assert len({connection for connection, _ in seen}) == 1
         assert [count for _, count in seen] == [0, 1, 2]
-        (kept,) = store._loop_readers.values()
+        ((kept, _),) = store._loop_readers.values()
     finally:
         store.close()
     assert kept.closed
@@ -69,6 +71,30 @@ def test_a_failed_read_gives_its_connection_up(db_url: str) -> None:
     finally:
         store.close()
     assert second is not first
+
+
+def test_a_kept_connection_goes_back_to_the_pool_after_its_keep_period(
+        db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """So that the pool's recycling (``pool_recycle``) still applies to it."""
+    store = _store(db_url)
+
+    async def run() -> list[Connection]:
+        seen = []
+        for keep in (60.0, 60.0, 0.0):
+            monkeypatch.setattr(store_module, "LOOP_READER_KEEP_S", keep)
+            if keep == 0.0:
+                await asyncio.sleep(0.01)
+            with store.unit_of_work(write=False) as tx:
+                seen.append(tx.conn)
+        return seen
+
+    try:
+        first, second, third = asyncio.run(run())
+    finally:
+        store.close()
+    assert second is first
+    assert third is not first
+    assert first.closed
 
 
 def _fail_in(store: SqlStore, expected: Connection) -> None:

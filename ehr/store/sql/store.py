@@ -13,6 +13,7 @@ import functools
 import hashlib
 import operator
 import threading
+import time
 from asyncio import _get_running_loop as asyncio_running_loop
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
@@ -109,6 +110,10 @@ def planned_page(conn: Connection, query: SearchQuery,
     return query, search_sql.page_statement(query, guard=rights, targets=targets, lateral=lateral)
 
 
+#: how long an event loop keeps its read connection out of the pool (``SqlStore._loop_reader``)
+LOOP_READER_KEEP_S = 60.0
+
+
 @contextmanager
 def file_lock(path: Path, *, wait: bool = True) -> Iterator[None]:
     """An exclusive kernel lock on the file ``path`` (made if missing), held for the block, shared by
@@ -129,7 +134,7 @@ class SqlStore:
         database = engine.url.database if self._sqlite else None
         self._writer_lock = Path(f"{database}.writer-lock") if database and database != ":memory:" else None
         #: the read connection of each event-loop thread, kept between its units of work
-        self._loop_readers: dict[int, Connection] = {}
+        self._loop_readers: dict[int, tuple[Connection, float]] = {}
 
     @contextmanager
     def unit_of_work(self, *, write: bool, access: Access | None = None) -> Iterator[SqlTx]:
@@ -155,15 +160,18 @@ class SqlStore:
 
     @contextmanager
     def _loop_reader(self) -> Iterator[Connection]:
-        """The event-loop thread's read connection, checked out of the pool once and kept: a checkout
-        and check-in cost a read about as much as its query. Taken while in use (a nested unit of
-        work checks out another). Every unit of work ends its transaction, if a query began one, so
-        that no snapshot outlives it; a unit of work that fails closes the connection (the next one
-        checks out a fresh one)."""
+        """The event-loop thread's read connection, checked out of the pool and kept for
+        :data:`LOOP_READER_KEEP_S`: a checkout and check-in cost a read about as much as its query.
+        Then it goes back to the pool, whose recycling and disposal rules apply at the next checkout.
+        Taken while in use (a nested unit of work checks out another). Every unit of work ends its
+        transaction, if a query began one, so that no snapshot outlives it; a unit of work that fails
+        closes the connection (the next one checks out a fresh one)."""
         thread = threading.get_ident()
-        conn = self._loop_readers.pop(thread, None)
+        conn, since = self._loop_readers.pop(thread, (None, 0.0))
+        if conn is not None and time.monotonic() - since > LOOP_READER_KEEP_S:
+            conn.close()
         if conn is None or conn.closed or conn.invalidated:
-            conn = self.engine.connect()
+            conn, since = self.engine.connect(), time.monotonic()
             if self._sqlite:
                 conn.connection.info["begin_mode"] = "DEFERRED"
             else:
@@ -174,7 +182,7 @@ class SqlStore:
         except BaseException:
             conn.close()
             raise
-        self._loop_readers[thread] = conn
+        self._loop_readers[thread] = (conn, since)
 
     def writer_lock(self, *, wait: bool = True) -> AbstractContextManager[None]:
         """The SQLite writers' queue (below), for a writer that drives its own connection (the audit
@@ -195,7 +203,7 @@ class SqlStore:
 
     def close(self) -> None:
         readers, self._loop_readers = list(self._loop_readers.values()), {}
-        for conn in readers:
+        for conn, _ in readers:
             conn.close()
         self.engine.dispose()
 
