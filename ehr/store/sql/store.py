@@ -143,20 +143,25 @@ class SqlStore:
         COMMIT round trips. ``access`` (None: unrestricted) is compiled into every query of the unit
         of work (``ehr.store.sql.access``). An event loop's reads keep one connection out of the pool
         (:meth:`_loop_reader`)."""
-        if not write and asyncio_running_loop() is not None:
-            with self._loop_reader() as conn:
+        if not write:
+            reader = self._loop_reader() if asyncio_running_loop() is not None else self._read_connection()
+            with reader as conn:
                 yield SqlTx(conn, self.cipher, for_update_ok=not self._sqlite, access=access)
             return
         with self._writer(write), self.engine.connect() as conn:
             if self._sqlite:
-                conn.connection.info["begin_mode"] = "IMMEDIATE" if write else "DEFERRED"
-            if write:
-                with conn.begin():
-                    yield SqlTx(conn, self.cipher, for_update_ok=not self._sqlite, access=access)
-            else:
-                if not self._sqlite:
-                    conn = conn.execution_options(isolation_level="AUTOCOMMIT")
+                conn.connection.info["begin_mode"] = "IMMEDIATE"
+            with conn.begin():
                 yield SqlTx(conn, self.cipher, for_update_ok=not self._sqlite, access=access)
+
+    def _read_connection(self) -> Connection:
+        """A connection out of the pool, set up for reads (SQLite: a query's transaction is deferred;
+        PostgreSQL: autocommit); closing it returns it."""
+        conn = self.engine.connect()
+        if self._sqlite:
+            conn.connection.info["begin_mode"] = "DEFERRED"
+            return conn
+        return conn.execution_options(isolation_level="AUTOCOMMIT")
 
     @contextmanager
     def _loop_reader(self) -> Iterator[Connection]:
@@ -171,11 +176,7 @@ class SqlStore:
         if conn is not None and time.monotonic() - since > LOOP_READER_KEEP_S:
             conn.close()
         if conn is None or conn.closed or conn.invalidated:
-            conn, since = self.engine.connect(), time.monotonic()
-            if self._sqlite:
-                conn.connection.info["begin_mode"] = "DEFERRED"
-            else:
-                conn = conn.execution_options(isolation_level="AUTOCOMMIT")
+            conn, since = self._read_connection(), time.monotonic()
         try:
             yield conn
             conn.rollback()
