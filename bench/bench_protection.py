@@ -22,6 +22,7 @@ import os
 import statistics
 import tempfile
 from pathlib import Path
+from unittest import mock
 
 from bench.bench_rest import ingest, read_load
 from bench.rest_server import Server, fresh_database
@@ -33,17 +34,9 @@ ENV = {"off": {}, "on": {"EHR_AUDIT_JOURNAL": "1"}, "sql": {"EHR_AUDIT_JOURNAL":
 
 def one_run(engine: str, mode: str, bundles: list[Path], clients: int, seconds: int) -> tuple[float, float]:
     """(ingested resources/s, read requests/s) of one server in ``mode``."""
-    saved = {name: os.environ.get(name) for name in ENV[mode]}
-    os.environ.update(ENV[mode])
     with tempfile.TemporaryDirectory() as tmp:
-        try:
+        with mock.patch.dict(os.environ, ENV[mode]):  # the server process inherits it
             server = Server(fresh_database(engine, Path(tmp)), Path(tmp), 2, extra=MODES[mode])
-        finally:
-            for name, value in saved.items():
-                if value is None:
-                    os.environ.pop(name, None)
-                else:
-                    os.environ[name] = value
         try:
             rate, created = ingest(server.base, bundles, clients, server.headers)
             reads = read_load(server.base, created, seconds, server.headers)
