@@ -49,11 +49,23 @@ def test_a_changed_entry_byte_is_found(i: int, data: st.DataObject) -> None:
     claimed = entry_seq(changed)
     if claimed is not None and claimed != seq:
         # the change rewrote the entry's own seq number: to a verifier that streams the log this row is
-        # indistinguishable from an entry moved here from seq ``claimed``, and it says so
-        assert first(report) == min(claimed, seq)
+        # indistinguishable from an entry moved here from seq ``claimed``, and it says so (seqs start at
+        # 1: a claimed seq 0 is reported where the row stands)
+        assert first(report) == max(1, min(claimed, seq))
         assert f"seq {seq} holds the entry of seq {claimed}" in str(report.problems[0])
     else:
         assert first(report) == seq
+
+
+def test_an_entry_rewritten_to_claim_seq_0_is_reported_where_it_stands() -> None:
+    """Found by the property above: seq 1's entry with its seq digit changed to 0."""
+    seq, entry, chain = ROWS[0]
+    changed = entry[:-2] + b"0}"
+    assert entry.endswith(b'"seq":1}')
+    assert entry_seq(changed) == 0
+    report = check([(seq, changed, chain), *ROWS[1:]])
+    assert first(report) == 1
+    assert "seq 1 holds the entry of seq 0" in str(report.problems[0])
 
 
 @given(POSITIONS, st.integers(0, 31), st.integers(1, 255))
