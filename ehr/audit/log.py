@@ -225,7 +225,8 @@ class SqlAuditLog:
         self._catch_up(time.monotonic() + CATCH_UP_S)
 
     def _catch_up(self, deadline: float) -> None:
-        """Wait until the log holds what the other processes' journals hold now (or ``deadline``)."""
+        """Wait until the log holds what the other processes' journals hold now (or ``deadline``),
+        draining those whose processes die meanwhile."""
         assert self._journal is not None
         own = self._journal.files()
         others = [path for path in self._journal.folder.glob(f"*{SUFFIX}") if path.stem not in own]
@@ -240,6 +241,10 @@ class SqlAuditLog:
                     targets[path.stem] = end
         while targets and time.monotonic() < deadline:
             time.sleep(min(self._drain_s, DRAIN_S) / 10)
+            # a process that died meanwhile left its journal to us; so did one that was still dying when
+            # this began (a killed process keeps its files, and their locks, until its last thread has
+            # exited: a thread in a disk sync may hold it for a while)
+            self.recover()
             drained = self._drained(list(targets))
             targets = {journal: end for journal, end in targets.items()
                        if drained.get(journal, 0) < end and (self._journal.folder / f"{journal}{SUFFIX}").exists()}

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import threading
 from pathlib import Path
 
 import pytest
@@ -150,6 +151,23 @@ def test_reads_of_the_log_wait_for_another_live_process_to_drain(db_url: str, tm
         for log in (writer, reader):
             log.close()
             log.store.close()
+
+
+def test_reads_of_the_log_drain_a_journal_whose_process_finishes_dying_meanwhile(db_url: str,
+                                                                                  tmp_path: Path) -> None:
+    """A killed process keeps its journal locked until its last thread has exited (a thread in a disk
+    sync may hold it for a while), so the reader that opens the log just after finds no orphan yet; it
+    still sees the entries, drained once the lock is free (the crash test met this under load)."""
+    dying = Journal(tmp_path / "audit-journal")
+    dying.write(_events(3, "dying"))
+    reader = _log(db_url, tmp_path)  # its recovery skips the locked file
+    try:
+        threading.Timer(0.2, dying.close).start()  # the lock goes, the file stays: an orphan
+        assert [r.agent for r in reader.rows()] == ["dying0", "dying1", "dying2"]
+        assert list((tmp_path / "audit-journal").glob("*.jnl")) == []
+    finally:
+        reader.close()
+        reader.store.close()
 
 
 def test_a_loops_entries_are_durable_before_their_receipts_settle(tmp_path: Path) -> None:
