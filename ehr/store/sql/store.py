@@ -37,7 +37,7 @@ from ehr.search.query import SearchQuery
 from ehr.store.protocol import HistoryQuery, SearchPage
 from ehr.store.records import PendingWrite, VersionRecord, now_us
 from ehr.store.sql import access as access_sql
-from ehr.store.sql import composites
+from ehr.store.sql import composites, prepared
 from ehr.store.sql.access import guard, version_visible
 from ehr.store.sql.data_keys import SqlKeyTable
 from ehr.store.sql.schema import INDEX_TABLES, VALUE_TABLES, idx_reference, import_ledger, resource_versions, resources
@@ -249,6 +249,11 @@ class SqlTx:
         result wrapping per call); ``compiled``: ``sql`` is already in the driver's parameter style."""
         if self._for_update_ok and not compiled:
             sql = sql.replace("?", "%s")
+        if self._for_update_ok:  # PostgreSQL: libpq's prepared-statement call when it can (``prepared``)
+            pooled = self.conn.connection
+            found = prepared.first_row(pooled.driver_connection, pooled.info, sql, params)
+            if found is not prepared.NOT_HANDLED:
+                return found  # type: ignore[return-value]
         cursor = self.conn.connection.cursor()
         try:
             cursor.execute(sql, params)
