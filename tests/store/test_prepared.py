@@ -85,6 +85,7 @@ def test_what_it_does_not_decode_is_left_to_the_cursor(raw: psycopg.Connection[A
         raw.autocommit = True
     full = {"ehr.prepared": {f"SELECT {n}": None for n in range(prepared.MAX_STATEMENTS)}}
     assert prepared.first_row(raw, full, "SELECT %s::int4", (1,)) is prepared.NOT_HANDLED  # beyond the bound
+    assert len(full["ehr.prepared"]) == prepared.MAX_STATEMENTS  # and not remembered either
 
 
 def test_a_stores_read_by_id_takes_one_prepared_statement_and_matches_the_cursor(

@@ -54,6 +54,8 @@ def first_row(connection: Any, info: dict[str, Any], sql: str,
     statements: dict[str, tuple[bytes, tuple[str, ...] | None] | None] = info.setdefault(_NAMES_KEY, {})
     found = statements.get(sql, _MISSING)
     if found is _MISSING:
+        if len(statements) >= MAX_STATEMENTS:  # nothing more is kept for this connection
+            return NOT_HANDLED
         found = statements[sql] = _prepare(connection.pgconn, sql, len(statements))
     if found is None:
         return NOT_HANDLED
@@ -94,7 +96,7 @@ def first_row(connection: Any, info: dict[str, Any], sql: str,
 def _prepare(pgconn: Any, sql: str, count: int) -> tuple[bytes, tuple[str, ...] | None] | None:
     """Prepare ``sql`` with ``$n`` placeholders; (its name, the order of its named parameters, or None
     when they are positional), or None when it is left to the cursor."""
-    if count >= MAX_STATEMENTS or "%%" in sql:
+    if "%%" in sql:
         return None
     names: list[str] = []
     positional = False
