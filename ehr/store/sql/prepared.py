@@ -17,6 +17,7 @@ statement once, under a name of its own (``ehr_<n>``: apart from psycopg's ``_pg
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from typing import Any, Final
 
 import psycopg
@@ -48,9 +49,6 @@ def first_row(connection: Any, info: dict[str, Any], sql: str,
     parameters or its columns are left to the cursor."""
     if not connection.autocommit:
         return NOT_HANDLED
-    values = _encode(params)
-    if values is None:
-        return NOT_HANDLED
     statements: dict[str, tuple[bytes, tuple[str, ...] | None] | None] = info.setdefault(_NAMES_KEY, {})
     found = statements.get(sql, _MISSING)
     if found is _MISSING:
@@ -60,11 +58,11 @@ def first_row(connection: Any, info: dict[str, Any], sql: str,
     if found is None:
         return NOT_HANDLED
     name, order = found
-    if order is not None:
-        if not isinstance(params, dict):
-            return NOT_HANDLED
-        values = [_one(params[key]) for key in order]
-    elif isinstance(params, dict):
+    if isinstance(params, dict):
+        values = None if order is None else _encode([params[key] for key in order])
+    else:
+        values = _encode(params) if order is None else None
+    if values is None:  # a parameter style or value type that the cursor handles
         return NOT_HANDLED
     result = connection.pgconn.exec_prepared(name, values, result_format=pq.Format.BINARY)
     if result.status != pq.ExecStatus.TUPLES_OK:
@@ -92,7 +90,6 @@ def first_row(connection: Any, info: dict[str, Any], sql: str,
     return tuple(row)
 
 
-
 def _prepare(pgconn: Any, sql: str, count: int) -> tuple[bytes, tuple[str, ...] | None] | None:
     """Prepare ``sql`` with ``$n`` placeholders; (its name, the order of its named parameters, or None
     when they are positional), or None when it is left to the cursor."""
@@ -118,9 +115,8 @@ def _prepare(pgconn: Any, sql: str, count: int) -> tuple[bytes, tuple[str, ...] 
     return name, None if positional else tuple(names)
 
 
-def _encode(params: tuple[Any, ...] | dict[str, Any]) -> list[bytes | None] | None:
-    """Every parameter in text format (None: a value of a type left to the cursor)."""
-    values = params.values() if isinstance(params, dict) else params
+def _encode(values: Sequence[Any]) -> list[bytes | None] | None:
+    """Every parameter in text format, in order (None: a value of a type left to the cursor)."""
     out = []
     for value in values:
         if value is not None and not isinstance(value, str | int):  # bool is an int
