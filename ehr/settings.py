@@ -75,8 +75,9 @@ class Settings:
     access_token_lifetime_s: int = 300
     break_glass_lifetime_s: int = 3600
     #: after start-up, move everything alive into the collector's permanent generation
-    #: (``gc.freeze``), so full collections no longer walk the registry, models and caches: they
-    #: stalled reads for 80–150 ms at p99 under load. ``ehr serve`` turns it on (``EHR_GC_FREEZE``).
+    #: (``gc.freeze``), so full collections no longer walk the registry, models and routes (about
+    #: 510,000 objects; a full collection of them stalled a worker for 300–650 ms, BENCHMARKS.md).
+    #: ``ehr serve`` turns it on for its workers (``EHR_GC_FREEZE=1`` unless set to 0).
     gc_freeze: bool = False
     #: FastAPI's native OpenTelemetry (spans, metrics and logs through the global providers). Off by
     #: default: with no provider configured it records nothing, yet its per-request check of the
@@ -122,6 +123,7 @@ class Settings:
             auth_authorize_url=os.environ.get("EHR_AUTH_AUTHORIZE_URL") or None,
             auth_token_url=os.environ.get("EHR_AUTH_TOKEN_URL") or None,
             opentelemetry=os.environ.get("EHR_OPENTELEMETRY", "0") == "1",
+            gc_freeze=os.environ.get("EHR_GC_FREEZE", "0") == "1",
         )
 
     @property

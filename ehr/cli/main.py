@@ -70,7 +70,9 @@ def serve(
                        "EHR_ENCRYPTION": "1" if encryption else "0", "EHR_VAULT_ADDR": vault_addr or "",
                        "EHR_VAULT_TOKEN": vault_token or "",
                        "EHR_AUDIT": "1" if audit else "0", "EHR_MPI": "1" if mpi else "0",
-                       "EHR_AUTH": settings.auth})
+                       "EHR_AUTH": settings.auth,
+                       # the workers freeze their start-up heap out of full collections (``Settings.gc_freeze``)
+                       "EHR_GC_FREEZE": os.environ.get("EHR_GC_FREEZE") or "1"})
     typer.echo(f"FHIR R4 endpoint: http://{host}:{port}/fhir  (database: {_describe(settings)})")
     if workers > 1:
         from ehr.api.workers import serve_workers
