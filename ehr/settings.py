@@ -76,7 +76,7 @@ class Settings:
     break_glass_lifetime_s: int = 3600
     #: after start-up, move everything alive into the collector's permanent generation
     #: (``gc.freeze``), so full collections no longer walk the registry, models and routes (about
-    #: 510,000 objects; a full collection of them stalled a worker for 300–650 ms, BENCHMARKS.md).
+    #: 510,000 objects; a full collection of them stalled a worker for 280–510 ms, BENCHMARKS.md).
     #: ``ehr serve`` turns it on for its workers (``EHR_GC_FREEZE=1`` unless set to 0).
     gc_freeze: bool = False
     #: FastAPI's native OpenTelemetry (spans, metrics and logs through the global providers). Off by
