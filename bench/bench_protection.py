@@ -2,17 +2,28 @@
 ratios measured in one run against the same server with both switched off.
 
 Usage:
-    python -m bench.bench_protection --engine sqlite --rounds 2 --read-seconds 10
-    python -m bench.bench_protection --engine postgresql ...
+    python -m bench.bench_protection --engine sqlite
+    python -m bench.bench_protection --engine postgresql --bursts 8 --burst-seconds 3
 
-Each round starts ``ehr serve --workers 2`` twice on fresh databases — once with ``--no-encryption
---no-audit``, once as shipped (encryption and audit on) — in alternating order, so that drift on a
-shared machine falls on both sides. ``--sql-audit`` adds a third server per round, protected but
-with the audit journal off (``EHR_AUDIT_JOURNAL=0``: each batch of read entries commits to the log
-before its responses leave), to compare the two ways of making a read's entry durable. Ingest posts
-the Synthea transaction Bundles over HTTP (8 clients, as bench_rest); reads are ``wrk -t2 -c16`` over
-random ids of what was ingested. Prints every run, the medians per mode and the ratios
-protected/unprotected.
+The servers run side by side, each ``ehr serve --workers 2`` on a fresh database: one with
+``--no-encryption --no-audit``, one as shipped (encryption and audit on); ``--sql-audit`` adds one
+protected but with the audit journal off (``EHR_AUDIT_JOURNAL=0``: each batch of read entries commits
+to the log before its responses leave), to compare the two ways of making a read's entry durable.
+Only one of them is loaded at a time, and the load alternates between them in short turns, so that the
+machine's drift (a third within an hour on the 2-core machines of BENCHMARKS.md) falls on every
+server alike:
+
+- ingest: the Synthea transaction Bundles, ``--clients`` at a time over HTTP (as bench_rest), in
+  chunks of ``--clients`` Bundles; each chunk goes to every server in turn, the order reversed from
+  one chunk to the next;
+- reads: ``wrk -t2 -c16`` over random ids of what was ingested, in ``--bursts`` bursts of
+  ``--burst-seconds`` per server, the order reversed each time, after a warm-up burst each. A pause
+  of :data:`PAUSE_S` before each burst lets the previous server finish what it does in the background
+  (the audit journal is drained every 50 ms).
+
+The cost is one minus the median, over the turns, of the ratio protected/unprotected within a turn
+(two runs a few seconds apart); the range of those ratios shows how far to trust it. Also printed:
+the machine's CPU time per read (all processes and the kernel, from ``/proc/stat``).
 """
 
 from __future__ import annotations
@@ -21,7 +32,11 @@ import argparse
 import os
 import statistics
 import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 from unittest import mock
 
 from bench.bench_rest import ingest, read_load
@@ -30,21 +45,101 @@ from bench.rest_server import Server, fresh_database
 MODES = {"off": ("--no-encryption", "--no-audit"), "on": (), "sql": ()}
 #: environment of each mode's server
 ENV = {"off": {}, "on": {"EHR_AUDIT_JOURNAL": "1"}, "sql": {"EHR_AUDIT_JOURNAL": "0"}}
+#: seconds between two bursts of reads
+PAUSE_S = 0.3
+WARM_UP_S = 2
+T = TypeVar("T")
 
 
-def one_run(engine: str, mode: str, bundles: list[Path], clients: int, seconds: int) -> tuple[float, float]:
-    """(ingested resources/s, read requests/s) of one server in ``mode``."""
-    with tempfile.TemporaryDirectory() as tmp:
-        with mock.patch.dict(os.environ, ENV[mode]):  # the server process inherits it
-            server = Server(fresh_database(engine, Path(tmp)), Path(tmp), 2, extra=MODES[mode])
-        try:
-            rate, created = ingest(server.base, bundles, clients, server.headers)
-            reads = read_load(server.base, created, seconds, server.headers)
-        finally:
-            server.stop()
-    if reads["non-2xx"] not in ("0", ""):
-        raise SystemExit(f"{mode}: {reads['non-2xx']} reads failed")
-    return rate, float(reads["requests/s"])
+@dataclass
+class Contender:
+    """One server of the run and what was measured of it."""
+
+    mode: str
+    server: Server
+    workdir: tempfile.TemporaryDirectory[str]
+    created: list[str] = field(default_factory=list)
+    #: (resources, seconds) of each ingest chunk
+    chunks: list[tuple[int, float]] = field(default_factory=list)
+    #: (requests/s, machine CPU µs per request) of each burst of reads
+    bursts: list[tuple[float, float]] = field(default_factory=list)
+
+    def stop(self) -> None:
+        self.server.stop()
+        self.workdir.cleanup()
+
+
+def start(engine: str, mode: str) -> Contender:
+    workdir = tempfile.TemporaryDirectory()
+    with mock.patch.dict(os.environ, ENV[mode]):  # the server process inherits it
+        server = Server(fresh_database(engine, Path(workdir.name)), Path(workdir.name), 2, extra=MODES[mode])
+    return Contender(mode, server, workdir)
+
+
+def turns(contenders: Sequence[T], turn: int) -> Sequence[T]:
+    """The order of the servers in one turn: reversed every other turn."""
+    return contenders if turn % 2 == 0 else contenders[::-1]
+
+
+def ingest_all(contenders: Sequence[Contender], bundles: list[Path], clients: int) -> None:
+    for turn, start_at in enumerate(range(0, len(bundles), clients)):
+        chunk = bundles[start_at:start_at + clients]
+        for contender in turns(contenders, turn):
+            began = time.perf_counter()
+            _, created = ingest(contender.server.base, chunk, clients, contender.server.headers)
+            contender.chunks.append((len(created), time.perf_counter() - began))
+            contender.created.extend(created)
+
+
+def read_bursts(contenders: Sequence[Contender], bursts: int, seconds: int) -> None:
+    for contender in contenders:
+        read_load(contender.server.base, contender.created, WARM_UP_S, contender.server.headers)
+    for turn in range(bursts):
+        for contender in turns(contenders, turn):
+            time.sleep(PAUSE_S)
+            before = machine_busy_s()
+            figures = read_load(contender.server.base, contender.created, seconds, contender.server.headers)
+            busy = machine_busy_s() - before
+            if figures["non-2xx"] not in ("0", ""):
+                raise SystemExit(f"{contender.mode}: {figures['non-2xx']} reads failed")
+            rate = float(figures["requests/s"])
+            contender.bursts.append((rate, busy / (rate * seconds) * 1e6))
+
+
+def machine_busy_s() -> float:
+    """Seconds of CPU time the whole machine has spent busy (not idle, not waiting for I/O) since boot."""
+    with open("/proc/stat") as handle:
+        ticks = [int(value) for value in handle.readline().split()[1:]]
+    return (sum(ticks) - ticks[3] - ticks[4]) / os.sysconf("SC_CLK_TCK")
+
+
+def paired_ratios(protected: Sequence[float], unprotected: Sequence[float]) -> list[float]:
+    """protected/unprotected of each turn, sorted."""
+    return sorted(p / u for p, u in zip(protected, unprotected, strict=True))
+
+
+def ingest_rate(chunks: Sequence[tuple[int, float]]) -> float:
+    return sum(n for n, _ in chunks) / sum(s for _, s in chunks)
+
+
+def report(contenders: Sequence[Contender], engine: str, bundles: int, clients: int, seconds: int) -> None:
+    by_mode = {c.mode: c for c in contenders}
+    off = by_mode["off"]
+    print(f"engine={engine} bundles={bundles} workers=2 clients={clients} bursts={len(off.bursts)}x{seconds}s")
+    for c in contenders:
+        rates = [rate for rate, _ in c.bursts]
+        print(f"{c.mode:>3}: ingest {ingest_rate(c.chunks):,.0f} resources/s; reads median "
+              f"{statistics.median(rates):,.0f} requests/s ({min(rates):,.0f}-{max(rates):,.0f}), "
+              f"machine CPU {statistics.median(us for _, us in c.bursts):,.0f} µs a read")
+    for c in contenders:
+        if c is off:
+            continue
+        ingest_ratios = paired_ratios([n / s for n, s in c.chunks], [n / s for n, s in off.chunks])
+        read_ratios = paired_ratios([r for r, _ in c.bursts], [r for r, _ in off.bursts])
+        for what, ratios in (("ingest", ingest_ratios), ("reads", read_ratios)):
+            ratio = statistics.median(ratios)
+            print(f"{c.mode}/off {what}: {ratio:.3f} ({(1 - ratio) * 100:+.1f} % cost; turns "
+                  f"{ratios[0]:.3f}-{ratios[-1]:.3f})" + ("; target: cost <= 15 %" if c.mode == "on" else ""))
 
 
 def main() -> None:
@@ -52,31 +147,21 @@ def main() -> None:
     parser.add_argument("--engine", choices=("sqlite", "postgresql"), default="sqlite")
     parser.add_argument("--bundles", type=Path, default=Path.home() / ".cache/ehr-synthea/p20-s1/fhir")
     parser.add_argument("--clients", type=int, default=8)
-    parser.add_argument("--rounds", type=int, default=2, help="pairs of runs (off then on, then on then off...)")
-    parser.add_argument("--read-seconds", type=int, default=10)
-    parser.add_argument("--sql-audit", action="store_true", help="also run protected servers without the journal")
+    parser.add_argument("--bursts", type=int, default=8, help="turns of reads (a burst per server each)")
+    parser.add_argument("--burst-seconds", type=int, default=3)
+    parser.add_argument("--sql-audit", action="store_true", help="also run a protected server without the journal")
     args = parser.parse_args()
     bundles = sorted(args.bundles.glob("*.json"))
-    modes = ("off", "on", "sql") if args.sql_audit else ("off", "on")
-    figures: dict[str, list[tuple[float, float]]] = {mode: [] for mode in modes}
-    for round_ in range(args.rounds):
-        order = modes if round_ % 2 == 0 else modes[::-1]
-        for mode in order:
-            rate, reads = one_run(args.engine, mode, bundles, args.clients, args.read_seconds)
-            figures[mode].append((rate, reads))
-            print(f"round {round_ + 1} {mode:>3}: ingest {rate:,.0f} resources/s, reads {reads:,.0f} requests/s",
-                  flush=True)
-    medians = {m: (statistics.median(r for r, _ in v), statistics.median(q for _, q in v)) for m, v in figures.items()}
-    ingest_ratio = medians["on"][0] / medians["off"][0]
-    read_ratio = medians["on"][1] / medians["off"][1]
-    print(f"engine={args.engine} rounds={args.rounds} bundles={len(bundles)} workers=2 clients={args.clients}")
-    for mode, (rate, reads) in medians.items():
-        print(f"median {mode:>3}: ingest {rate:,.0f} resources/s, reads {reads:,.0f} requests/s")
-    print(f"protected/unprotected: ingest {ingest_ratio:.3f} ({(1 - ingest_ratio) * 100:+.1f} % cost), "
-          f"reads {read_ratio:.3f} ({(1 - read_ratio) * 100:+.1f} % cost); target: cost <= 15 %")
-    if "sql" in medians:
-        print(f"journal/no journal (both protected): ingest {medians['on'][0] / medians['sql'][0]:.3f}, "
-              f"reads {medians['on'][1] / medians['sql'][1]:.3f}")
+    contenders: list[Contender] = []
+    try:
+        for mode in ("off", "on", "sql") if args.sql_audit else ("off", "on"):
+            contenders.append(start(args.engine, mode))
+        ingest_all(contenders, bundles, args.clients)
+        read_bursts(contenders, args.bursts, args.burst_seconds)
+    finally:
+        for contender in contenders:
+            contender.stop()
+    report(contenders, args.engine, len(bundles), args.clients, args.burst_seconds)
 
 
 if __name__ == "__main__":

@@ -85,14 +85,15 @@ def read_load(base: str, locations: list[str], seconds: int, auth: dict[str, str
     """wrk with 16 connections reading random resources by id; returns its throughput and latencies."""
     sample = random.Random(7).sample(locations, min(2000, len(locations)))
     paths = ["/fhir/" + loc.split("/_history")[0] for loc in sample]
-    script = Path(tempfile.mkdtemp()) / "reads.lua"
-    script.write_text("paths = {" + ",".join(json.dumps(p) for p in paths) + "}\n"
-                      "counter = 0\nrequest = function()\n counter = counter + 1\n"
-                      " return wrk.format('GET', paths[(counter % #paths) + 1])\nend\n")
     host = base.rsplit("/fhir", 1)[0]
     headers = [arg for name, value in auth.items() for arg in ("-H", f"{name}: {value}")]
-    out = subprocess.run(["wrk", "-t2", "-c16", f"-d{seconds}s", "--latency", *headers, "-s", str(script), host],
-                         capture_output=True, text=True, check=True).stdout
+    with tempfile.TemporaryDirectory() as folder:
+        script = Path(folder) / "reads.lua"
+        script.write_text("paths = {" + ",".join(json.dumps(p) for p in paths) + "}\n"
+                          "counter = 0\nrequest = function()\n counter = counter + 1\n"
+                          " return wrk.format('GET', paths[(counter % #paths) + 1])\nend\n")
+        out = subprocess.run(["wrk", "-t2", "-c16", f"-d{seconds}s", "--latency", *headers, "-s", str(script), host],
+                             capture_output=True, text=True, check=True).stdout
     figures = {"requests/s": _after(out, "Requests/sec:")}
     for line in out.splitlines():
         parts = line.split()
