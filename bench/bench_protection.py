@@ -84,6 +84,8 @@ def turns(contenders: Sequence[T], turn: int) -> Sequence[T]:
 
 
 def ingest_all(contenders: Sequence[Contender], bundles: list[Path], clients: int) -> None:
+    for path in bundles:  # into the page cache: the first server to post a Bundle must not read it from disk
+        path.read_bytes()
     for turn, start_at in enumerate(range(0, len(bundles), clients)):
         chunk = bundles[start_at:start_at + clients]
         for contender in turns(contenders, turn):
